@@ -1,0 +1,78 @@
+"""parley: conversational customer messaging driven by plugins.
+
+Plugins import what they need from this module only: the ``hookimpl``
+marker, the base classes they subclass and the records they exchange with
+the core.
+"""
+
+from parley.channels import Channel, InboundBatch
+from parley.context import DeliveryReceipt, PluginContext, Poller
+from parley.errors import (
+    ConfigError,
+    DeliveryError,
+    FatalSyncError,
+    ParleyError,
+    PluginError,
+    RetriableSyncError,
+    SignatureError,
+    SkippableSyncError,
+    SyncError,
+    WebhookRejected,
+)
+from parley.hookspecs import hookimpl
+from parley.models import (
+    AddressKind,
+    ChannelAddress,
+    Contact,
+    ContactRecord,
+    DeliveryStatus,
+    InboundMessage,
+    OrderStatus,
+    OrderStatusEvent,
+    OutboundMessage,
+    Purpose,
+    SendResult,
+    StatusUpdate,
+)
+from parley.phones import normalize_email, normalize_phone
+from parley.webhooks import Headers, WebhookRequest, WebhookResponse, WebhookRoute
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "AddressKind",
+    "Channel",
+    "ChannelAddress",
+    "ConfigError",
+    "Contact",
+    "ContactRecord",
+    "DeliveryError",
+    "DeliveryReceipt",
+    "DeliveryStatus",
+    "FatalSyncError",
+    "Headers",
+    "InboundBatch",
+    "InboundMessage",
+    "OrderStatus",
+    "OrderStatusEvent",
+    "OutboundMessage",
+    "ParleyError",
+    "PluginContext",
+    "PluginError",
+    "Poller",
+    "Purpose",
+    "RetriableSyncError",
+    "SendResult",
+    "SignatureError",
+    "SkippableSyncError",
+    "StatusUpdate",
+    "SyncError",
+    "WebhookRejected",
+    "WebhookRequest",
+    "WebhookResponse",
+    "WebhookRoute",
+    "__version__",
+    "hookimpl",
+    "normalize_email",
+    "normalize_phone",
+]

@@ -1,0 +1,188 @@
+"""The ``parley`` command line."""
+
+from __future__ import annotations
+
+import importlib
+import importlib.resources
+import json
+import logging
+import os
+import sys
+from pathlib import Path
+
+import click
+import pluggy
+from rich.console import Console
+from rich.table import Table
+
+from parley import __version__
+from parley.config import DEFAULT_CONFIG_FILE, LoadedConfig, load_config
+from parley.errors import ConfigError, ParleyError, PluginError
+from parley.logs import configure_logging
+from parley.plugins import installed_plugins, new_plugin_manager
+
+logger = logging.getLogger(__name__)
+
+CONFIG_OPTION_HELP = "Config file; default $PARLEY_CONFIG, then ./parley.toml."
+
+
+def _fail(message: str) -> None:
+    click.echo(f"error: {message}", err=True)
+    sys.exit(1)
+
+
+def _load(config: str | None) -> LoadedConfig:
+    try:
+        return load_config(config)
+    except (ConfigError, PluginError) as err:
+        _fail(str(err))
+        raise AssertionError("unreachable") from err
+
+
+@click.group()
+@click.version_option(__version__, prog_name="parley")
+def cli() -> None:
+    """parley: conversational customer messaging, driven by plugins."""
+
+
+@cli.command()
+@click.argument("path", default=DEFAULT_CONFIG_FILE, type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--force", is_flag=True, help="Overwrite an existing file.")
+def init(path: Path, force: bool) -> None:
+    """Write a commented starter config that runs on the sandbox channel."""
+    if path.exists() and not force:
+        _fail(f"{path} already exists; pass --force to overwrite it")
+    text = importlib.resources.files("parley").joinpath("starter.toml").read_text(encoding="utf-8")
+    path.write_text(text, encoding="utf-8")
+    click.echo(f"wrote {path}; check it with: parley config check -c {path}")
+
+
+@cli.command()
+@click.option("-c", "--config", "config_path", default=None, help=CONFIG_OPTION_HELP)
+@click.option("--host", default=None, help="Interface to bind to; overrides [server] host.")
+@click.option("--port", default=None, type=int, help="TCP port; overrides [server] port.")
+def run(config_path: str | None, host: str | None, port: int | None) -> None:
+    """Run the daemon: serve webhooks, run pollers and send queued messages."""
+    from parley.daemon import serve
+    from parley.runtime import build_runtime
+
+    loaded = _load(config_path)
+    configure_logging(loaded.settings.logging)
+    server = loaded.settings.server
+    try:
+        runtime = build_runtime(loaded)
+        serve(runtime, host or server.host, server.port if port is None else port)
+    except ParleyError as err:
+        logger.error("daemon failed to start: %s", err)
+        _fail(str(err))
+
+
+@cli.command("plugins")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
+@click.option("-c", "--config", "config_path", default=None, help=CONFIG_OPTION_HELP)
+def plugins_command(as_json: bool, config_path: str | None) -> None:
+    """List installed plugins with version, hooks and enabled state."""
+    from parley.config import enabled_plugins, find_config_file, read_toml
+
+    try:
+        raw = read_toml(find_config_file(config_path))
+        enabled = set(enabled_plugins(raw, os.environ))
+    except ConfigError as err:
+        _fail(str(err))
+        return
+
+    rows = [_plugin_row(plugin, plugin.id in enabled) for plugin in installed_plugins().values()]
+    if as_json:
+        click.echo(json.dumps(rows, indent=2))
+        return
+
+    table = Table(title="parley plugins")
+    for column in ("id", "version", "enabled", "hooks"):
+        table.add_column(column)
+    for row in rows:
+        hooks = ", ".join(row["hooks"]) if not row.get("error") else f"import failed: {row['error']}"
+        table.add_row(row["id"], row["version"] or "-", "yes" if row["enabled"] else "no", hooks)
+    Console().print(table)
+
+
+def _plugin_row(plugin, enabled: bool) -> dict[str, object]:  # noqa: ANN001 - InstalledPlugin
+    row: dict[str, object] = {
+        "id": plugin.id,
+        "version": plugin.version,
+        "distribution": plugin.distribution,
+        "module": plugin.module,
+        "enabled": enabled,
+        "hooks": [],
+    }
+    try:
+        module = importlib.import_module(plugin.module)
+        manager: pluggy.PluginManager = new_plugin_manager()
+        manager.register(module, name=plugin.id)
+        row["hooks"] = sorted(caller.name for caller in manager.get_hookcallers(module) or [])
+    except Exception as err:  # noqa: BLE001 - a broken plugin is reported in its row
+        row["error"] = f"{type(err).__name__}: {err}"
+    return row
+
+
+@cli.group()
+def config() -> None:
+    """Inspect and validate the configuration."""
+
+
+@config.command("check")
+@click.option("-c", "--config", "config_path", default=None, help=CONFIG_OPTION_HELP)
+def config_check(config_path: str | None) -> None:
+    """Validate settings and lint every template; exit 1 on any error."""
+    from parley.checks import check_config
+
+    loaded = _load(config_path)
+    try:
+        issues, problems = check_config(loaded)
+    except PluginError as err:
+        _fail(str(err))
+        return
+
+    errors = 0
+    for issue in issues:
+        click.echo(f"{issue.severity}: {issue.message}")
+        errors += issue.severity == "error"
+    for problem in problems:
+        click.echo(f"{problem.severity}: {problem.message}")
+        errors += problem.severity == "error"
+
+    source = loaded.path or "defaults"
+    if errors:
+        click.echo(f"{source}: {errors} error(s)", err=True)
+        sys.exit(1)
+    click.echo(f"{source}: OK ({len(loaded.settings.templates)} templates)")
+
+
+@cli.command()
+@click.option("--keep", is_flag=True, help="Keep the demo's temporary directory and print its path.")
+def demo(keep: bool) -> None:
+    """Run a self-contained demo: a daemon, signed order webhooks and customer texts."""
+    from parley.demo import run_demo
+
+    try:
+        sys.exit(run_demo(keep=keep))
+    except ParleyError as err:
+        _fail(str(err))
+
+
+def _add_plugin_commands(group: click.Group) -> None:
+    """Let enabled plugins add commands; a broken config only skips them."""
+    try:
+        loaded = load_config(None)
+    except ParleyError:
+        return
+    loaded.plugin_manager.hook.register_commands(cli=group)
+
+
+def main() -> None:
+    """Entry point of the ``parley`` command."""
+    if len(sys.argv) > 1 and sys.argv[1] not in ("init", "demo", "plugins", "config", "run", "--help", "--version"):
+        _add_plugin_commands(cli)
+    cli()
+
+
+

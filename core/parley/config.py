@@ -1,0 +1,394 @@
+"""Settings: one ``parley.toml`` plus ``PARLEY_*`` environment variables.
+
+Environment variables override the file; nested keys use ``__``, so
+``PARLEY_SERVER__PORT=9000`` overrides ``[server] port`` and
+``PARLEY_SHOPIFY__CLIENT_SECRET`` overrides ``[shopify] client_secret``.
+``PARLEY_PLUGINS`` (comma-separated) overrides ``[plugins] enabled``.
+
+Loading happens in two steps: the enabled plugin list is read first, the
+plugins are loaded, and then the whole file is validated against the core
+model extended with each plugin's own settings model, so that every error
+is reported at once with its key path.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from collections.abc import Mapping
+from contextvars import ContextVar
+from pathlib import Path
+from typing import Any, Literal
+
+import pluggy
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, create_model
+from pydantic_settings import BaseSettings, EnvSettingsSource, SettingsConfigDict
+from pydantic_settings.sources import PydanticBaseSettingsSource
+from pydantic_settings.sources.utils import parse_env_vars
+
+from parley.errors import ConfigError, PluginError
+from parley.models import OrderStatus
+from parley.plugins import load_plugins, parse_plugin_list
+
+DEFAULT_CONFIG_FILE = "parley.toml"
+CONFIG_ENV = "PARLEY_CONFIG"
+PLUGINS_ENV = "PARLEY_PLUGINS"
+ENV_PREFIX = "PARLEY_"
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class ServerSettings(_Section):
+    """``[server]``: where the daemon listens and how it is reached."""
+
+    host: str = Field("127.0.0.1", description="Interface to bind to.")
+    port: int = Field(8080, ge=0, le=65535, description="TCP port; 0 picks a free one.")
+    public_url: str | None = Field(
+        None,
+        description="The URL providers call, such as https://hooks.example.com; "
+        "signature checks use it because a proxy changes the URL the daemon sees.",
+    )
+    max_body_bytes: int = Field(
+        1_048_576, gt=0, description="Largest webhook body accepted, in bytes."
+    )
+    shutdown_timeout_seconds: float = Field(
+        20.0, gt=0, description="How long in-flight work may take after SIGTERM."
+    )
+
+
+class StoreSettings(_Section):
+    """``[store]``: the database."""
+
+    url: str | None = Field(
+        None,
+        description="SQLAlchemy URL such as postgresql://user@host/db; "
+        "empty means a SQLite file parley.db in the data directory.",
+    )
+
+
+class PluginsSettings(_Section):
+    """``[plugins]``: which installed plugins run."""
+
+    enabled: list[str] = Field(default_factory=lambda: ["sandbox"])
+
+
+class ContactsSettings(_Section):
+    """``[contacts]``: how contacts are matched and merged."""
+
+    precedence: list[str] = Field(
+        default_factory=list,
+        description="Plugin ids whose contact data wins, first wins; plugins "
+        "not listed follow in load order.",
+    )
+    default_region: str = Field(
+        "US",
+        min_length=2,
+        max_length=2,
+        description="ISO country code for phone numbers written without +country.",
+    )
+
+
+class OutboxSettings(_Section):
+    """``[outbox]``: how queued messages are sent and retried."""
+
+    max_attempts: int = Field(8, ge=1, description="Attempts before a message fails.")
+    backoff_initial_seconds: float = Field(1.0, gt=0)
+    backoff_max_seconds: float = Field(600.0, gt=0)
+    poll_interval_seconds: float = Field(0.2, gt=0)
+    claim_timeout_seconds: float = Field(
+        60.0,
+        gt=0,
+        description="A message claimed by a worker that stopped is sent again after this.",
+    )
+    batch_size: int = Field(20, ge=1)
+
+
+def _default_order_templates() -> dict[OrderStatus, str]:
+    return {status: f"order_{status.value}" for status in OrderStatus}
+
+
+class OrderUpdatesSettings(_Section):
+    """``[order_updates]``: which template each order status sends."""
+
+    enabled: bool = True
+    channel: str = Field("sandbox", description="Channel id order updates go out on.")
+    templates: dict[OrderStatus, str] = Field(
+        default_factory=_default_order_templates,
+        description="Template name per order status; a status whose template "
+        "is not defined in [templates] sends nothing.",
+    )
+
+
+class RepliesSettings(_Section):
+    """``[replies]``: messages the core sends by itself."""
+
+    first_message: str | None = Field(
+        None,
+        description="Template sent once when a customer opens a conversation; "
+        "it should say how to opt out.",
+    )
+    opt_out_confirmation: str = Field(
+        "opt_out_confirmation", description="Template confirming an opt-out."
+    )
+    help: str = Field("help", description="Template answering HELP or INFO.")
+
+
+class BusinessSettings(_Section):
+    """``[business]``: facts about the business used in templates."""
+
+    name: str = Field("Our shop", description="Resolves {{Business Name}}.")
+    time_zone: str = Field("America/Los_Angeles", description="IANA time zone.")
+
+
+class LoggingSettings(_Section):
+    """``[logging]``: log level and format."""
+
+    level: str = Field("INFO", description="Root level: DEBUG, INFO, WARNING or ERROR.")
+    format: Literal["text", "json"] = Field("text", description="text or json lines.")
+    plugin_levels: dict[str, str] = Field(
+        default_factory=dict, description="Level per plugin id."
+    )
+
+
+class CoreSettings(BaseSettings):
+    """The whole configuration; plugin sections are added at load time."""
+
+    model_config = SettingsConfigDict(
+        env_prefix=ENV_PREFIX,
+        env_nested_delimiter="__",
+        extra="forbid",
+        frozen=True,
+    )
+
+    data_dir: Path = Field(Path(".parley"), description="Where SQLite and files live.")
+    server: ServerSettings = Field(default_factory=ServerSettings)
+    store: StoreSettings = Field(default_factory=StoreSettings)
+    plugins: PluginsSettings = Field(default_factory=PluginsSettings)
+    contacts: ContactsSettings = Field(default_factory=ContactsSettings)
+    outbox: OutboxSettings = Field(default_factory=OutboxSettings)
+    order_updates: OrderUpdatesSettings = Field(default_factory=OrderUpdatesSettings)
+    replies: RepliesSettings = Field(default_factory=RepliesSettings)
+    business: BusinessSettings = Field(default_factory=BusinessSettings)
+    logging: LoggingSettings = Field(default_factory=LoggingSettings)
+    templates: dict[str, str] = Field(default_factory=dict)
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        """Let environment variables override the file's values."""
+        return (_EnvSource(settings_cls), init_settings)
+
+    @property
+    def store_url(self) -> str:
+        """The SQLAlchemy URL of the store."""
+        if self.store.url:
+            return self.store.url
+        return f"sqlite:///{(self.data_dir / 'parley.db').resolve()}"
+
+    def plugin_settings(self, plugin_id: str) -> BaseModel | None:
+        """Return a plugin's validated settings, or None when it declares none."""
+        value = getattr(self, plugin_id, None)
+        return value if isinstance(value, BaseModel) else None
+
+
+# The environment that ``load_config`` validates against; a context variable
+# so that tests can pass their own mapping without touching os.environ.
+_environ: ContextVar[Mapping[str, str] | None] = ContextVar(
+    "parley_environ", default=None
+)
+
+
+class _EnvSource(EnvSettingsSource):
+    """The environment, without ``PARLEY_PLUGINS``, which is not JSON."""
+
+    def _load_env_vars(self) -> Mapping[str, str | None]:
+        environ = _environ.get()
+        if environ is None:
+            environ = os.environ
+        env = dict(
+            parse_env_vars(
+                environ,
+                self.case_sensitive,
+                self.env_ignore_empty,
+                self.env_parse_none_str,
+            )
+        )
+        env.pop(PLUGINS_ENV.lower(), None)
+        return env
+
+
+class LoadedConfig:
+    """Validated settings together with the plugin manager they were checked with."""
+
+    def __init__(
+        self,
+        settings: CoreSettings,
+        plugin_manager: pluggy.PluginManager,
+        path: Path | None,
+    ) -> None:
+        self.settings = settings
+        self.plugin_manager = plugin_manager
+        self.path = path
+
+
+def find_config_file(path: str | os.PathLike[str] | None) -> Path | None:
+    """Pick the config file: the argument, then ``$PARLEY_CONFIG``, then ``./parley.toml``.
+
+    Raises:
+        ConfigError: a file was named explicitly but does not exist.
+    """
+    named = path or os.environ.get(CONFIG_ENV)
+    if named:
+        candidate = Path(named)
+        if not candidate.is_file():
+            raise ConfigError(
+                [
+                    f"config file {str(candidate)!r} not found; run 'parley init' to create one"
+                ]
+            )
+        return candidate
+
+    default = Path(DEFAULT_CONFIG_FILE)
+    return default if default.is_file() else None
+
+
+def read_toml(path: Path | None) -> dict[str, Any]:
+    """Read a TOML file, reporting a syntax error with its position."""
+    if path is None:
+        return {}
+    try:
+        with path.open("rb") as handle:
+            return tomllib.load(handle)
+    except tomllib.TOMLDecodeError as err:
+        raise ConfigError([f"TOML syntax error: {err}"], source=str(path)) from err
+
+
+def enabled_plugins(raw: Mapping[str, Any], environ: Mapping[str, str]) -> list[str]:
+    """Return the enabled plugin ids: ``PARLEY_PLUGINS`` if set, else the file's list."""
+    if PLUGINS_ENV in environ:
+        return parse_plugin_list(environ[PLUGINS_ENV])
+
+    section = raw.get("plugins", {})
+    enabled = section.get("enabled", ["sandbox"]) if isinstance(section, dict) else None
+    if not isinstance(enabled, list) or not all(isinstance(i, str) for i in enabled):
+        raise ConfigError(["plugins.enabled: expected a list of plugin ids"])
+    return enabled
+
+
+def load_config(
+    path: str | os.PathLike[str] | None = None,
+    environ: Mapping[str, str] | None = None,
+) -> LoadedConfig:
+    """Load plugins and validate the configuration.
+
+    Args:
+        path: the config file; see :func:`find_config_file` for the default.
+        environ: environment variables; ``os.environ`` when omitted.
+
+    Returns:
+        The validated settings and the plugin manager.
+
+    Raises:
+        ConfigError: the file or environment is invalid; lists every problem.
+        PluginError: a plugin is unknown or fails to load.
+    """
+    environ = os.environ if environ is None else environ
+    config_path = find_config_file(path)
+    raw = read_toml(config_path)
+
+    enabled = enabled_plugins(raw, environ)
+    raw.setdefault("plugins", {})["enabled"] = enabled
+    manager = load_plugins(enabled)
+
+    models = collect_settings_models(manager)
+    settings_class = build_settings_class(models)
+    data = {
+        key: value for key, value in raw.items() if key in settings_class.model_fields
+    }
+    for plugin_id in models:
+        data.setdefault(plugin_id, {})
+
+    settings = _validate(settings_class, data, environ, config_path)
+    return LoadedConfig(settings, manager, config_path)
+
+
+def collect_settings_models(
+    manager: pluggy.PluginManager,
+) -> dict[str, type[BaseModel]]:
+    """Collect each plugin's settings model through ``register_settings``."""
+    models: dict[str, type[BaseModel]] = {}
+
+    def register(plugin_id: str, model: type[BaseModel]) -> None:
+        if not (isinstance(model, type) and issubclass(model, BaseModel)):
+            raise PluginError(
+                f"plugin {plugin_id!r} registered settings {model!r}, "
+                "which is not a pydantic model class"
+            )
+        if plugin_id in CoreSettings.model_fields:
+            raise PluginError(
+                f"plugin id {plugin_id!r} clashes with the core section [{plugin_id}]"
+            )
+        if plugin_id in models:
+            raise PluginError(f"settings for plugin {plugin_id!r} registered twice")
+        models[plugin_id] = model
+
+    manager.hook.register_settings(register=register)
+    return models
+
+
+def build_settings_class(models: Mapping[str, type[BaseModel]]) -> type[CoreSettings]:
+    """Extend :class:`CoreSettings` with one field per plugin section."""
+    plugin_fields: dict[str, Any] = {
+        plugin_id: (model, ...) for plugin_id, model in models.items()
+    }
+    return create_model("ParleySettings", __base__=CoreSettings, **plugin_fields)
+
+
+def _validate(
+    settings_class: type[CoreSettings],
+    data: dict[str, Any],
+    environ: Mapping[str, str],
+    path: Path | None,
+) -> CoreSettings:
+    token = _environ.set(environ)
+    try:
+        return settings_class(**data)
+    except ValidationError as err:
+        raise ConfigError(
+            [_describe_error(error) for error in err.errors()],
+            source=str(path) if path else None,
+        ) from None
+    finally:
+        _environ.reset(token)
+
+
+def _describe_error(error: Mapping[str, Any]) -> str:
+    location = ".".join(str(part) for part in error.get("loc", ())) or "(top level)"
+    message = error.get("msg", "invalid value")
+    if error.get("type") == "extra_forbidden":
+        message = "unknown setting; check the spelling against the documented keys"
+    if error.get("type") == "missing":
+        env_name = ENV_PREFIX + "__".join(str(p) for p in error.get("loc", ())).upper()
+        message = f"required setting is missing; set it in the file or as {env_name}"
+    value = error.get("input")
+    shown = (
+        ""
+        if _is_secretish(location) or isinstance(value, dict)
+        else f" (got {value!r})"
+    )
+    if error.get("type") == "missing":
+        shown = ""
+    return f"{location}: {message}{shown}"
+
+
+def _is_secretish(location: str) -> bool:
+    lowered = location.lower()
+    return any(word in lowered for word in ("secret", "token", "password", "key"))

@@ -1,0 +1,170 @@
+"""Contact lookup and merging across plugins.
+
+Every plugin may answer ``lookup_contact``. Their records are merged field
+by field: the first non-empty value wins, taking plugins in the order of
+``[contacts] precedence`` and then in load order. Once a contact is stored,
+later lookups of the same address are answered from the store.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+from collections.abc import Sequence
+from datetime import datetime
+
+from sqlalchemy import Connection
+
+from parley.context import PluginContext
+from parley.models import AddressKind, ChannelAddress, Contact, ContactRecord
+from parley.phones import mask_phone, normalize_email, normalize_phone
+
+logger = logging.getLogger(__name__)
+
+_MERGED_FIELDS = ("first_name", "last_name", "email", "phone", "time_zone")
+
+
+def merge_records(
+    records: Sequence[ContactRecord], precedence: Sequence[str]
+) -> ContactRecord:
+    """Merge contact records into one; see the module docstring for the order."""
+    ordered = sorted(
+        records,
+        key=lambda record: (
+            precedence.index(record.source)
+            if record.source in precedence
+            else len(precedence)
+        ),
+    )
+    values: dict[str, str | None] = {name: None for name in _MERGED_FIELDS}
+    fields: dict[str, str] = {}
+    addresses: list[ChannelAddress] = []
+
+    for record in ordered:
+        for name in _MERGED_FIELDS:
+            value = getattr(record, name)
+            if values[name] is None and value is not None and str(value).strip():
+                values[name] = str(value).strip()
+        for key, value in record.fields.items():
+            fields.setdefault(key, value)
+        for address in record.addresses:
+            if address not in addresses:
+                addresses.append(address)
+
+    return ContactRecord(
+        source="merged", fields=fields, addresses=tuple(addresses), **values
+    )
+
+
+def normalize_address(
+    address: ChannelAddress, default_region: str
+) -> ChannelAddress | None:
+    """Return the address in its stored form, or None when it is not valid."""
+    if address.kind in (AddressKind.PHONE, AddressKind.WHATSAPP):
+        phone = normalize_phone(address.value, default_region)
+        return ChannelAddress(AddressKind.PHONE, phone) if phone else None
+    if address.kind is AddressKind.EMAIL:
+        email = normalize_email(address.value)
+        return ChannelAddress(AddressKind.EMAIL, email) if email else None
+    value = address.value.strip()
+    return ChannelAddress(address.kind, value) if value else None
+
+
+def record_addresses(
+    record: ContactRecord, default_region: str
+) -> list[ChannelAddress]:
+    """Return every valid address a record names, phone first."""
+    raw = [
+        ChannelAddress(AddressKind.PHONE, record.phone or ""),
+        ChannelAddress(AddressKind.EMAIL, record.email or ""),
+        *record.addresses,
+    ]
+    found: list[ChannelAddress] = []
+    for address in raw:
+        normalized = normalize_address(address, default_region)
+        if normalized is not None and normalized not in found:
+            found.append(normalized)
+    return found
+
+
+class ContactDirectory:
+    """Finds, enriches and stores contacts."""
+
+    def __init__(self, context: PluginContext) -> None:
+        self.context = context
+        self.region = context.settings.contacts.default_region
+        self.precedence = context.settings.contacts.precedence
+
+    def lookup(self, addresses: Sequence[ChannelAddress]) -> list[ContactRecord]:
+        """Ask every plugin about each address; return all non-None records."""
+        records: list[ContactRecord] = []
+        for address in addresses:
+            answers = self.context.plugin_manager.hook.lookup_contact(
+                address=address, context=self.context
+            )
+            records.extend(answer for answer in answers if answer is not None)
+        return records
+
+    def resolve(
+        self,
+        addresses: Sequence[ChannelAddress],
+        seed: ContactRecord | None,
+        now: datetime,
+        conn: Connection | None = None,
+    ) -> Contact:
+        """Return the stored contact for the addresses, creating or enriching it.
+
+        Args:
+            addresses: addresses the message or event names, normalised.
+            seed: what the triggering event says about the contact, if anything.
+            now: the current time.
+            conn: an open transaction to join.
+        """
+        store = self.context.store
+        seed_addresses = record_addresses(seed, self.region) if seed else []
+        all_addresses = list(dict.fromkeys([*addresses, *seed_addresses]))
+        existing = store.find_contact_any(all_addresses, conn=conn)
+
+        records = [seed] if seed else []
+        if existing is None:
+            records.extend(self.lookup(all_addresses))
+        else:
+            records.append(_as_record(existing))
+
+        merged = merge_records(records, self.precedence)
+        if merged.phone is None:
+            phones = [a.value for a in all_addresses if a.kind is AddressKind.PHONE]
+            merged = dataclasses.replace(merged, phone=phones[0] if phones else None)
+        merged_addresses = list(
+            dict.fromkeys([*all_addresses, *record_addresses(merged, self.region)])
+        )
+        sources = {record.source: record.external_id or "" for record in records}
+        contact = store.save_contact(
+            merged,
+            merged_addresses,
+            now,
+            contact_id=existing.id if existing else None,
+            sources=sources,
+            conn=conn,
+        )
+        if existing is None:
+            logger.info(
+                "contact %s created from %s (phone %s)",
+                contact.id,
+                ", ".join(sorted(sources)) or "address only",
+                mask_phone(contact.phone),
+            )
+        return contact
+
+
+def _as_record(contact: Contact) -> ContactRecord:
+    return ContactRecord(
+        source="store",
+        first_name=contact.first_name,
+        last_name=contact.last_name,
+        email=contact.email,
+        phone=contact.phone,
+        time_zone=contact.time_zone,
+        fields=contact.fields,
+        addresses=contact.addresses,
+    )

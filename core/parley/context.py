@@ -1,0 +1,143 @@
+"""The running instance as plugins see it.
+
+A :class:`PluginContext` is passed to hooks. It gives a plugin its own
+validated settings and the few store operations a plugin needs: accepting
+webhook deliveries with their events, and keeping small pieces of state
+such as a polling cursor. Plugins never open files or read the environment
+themselves.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING
+
+from pydantic import BaseModel
+
+from parley.errors import PluginError
+
+if TYPE_CHECKING:
+    import pluggy
+
+    from parley.config import CoreSettings
+    from parley.models import OrderStatusEvent
+    from parley.store import Store
+
+Clock = Callable[[], datetime]
+
+
+def utc_now() -> datetime:
+    """Return the current time in UTC."""
+    return datetime.now(UTC)
+
+
+@dataclass(frozen=True)
+class Poller:
+    """A background job the daemon runs every ``interval_seconds``.
+
+    Attributes:
+        plugin_id: the plugin that owns it.
+        name: unique within the plugin; used in logs and for its state.
+        interval_seconds: time between the end of one run and the next start.
+        run: the job; it raises :class:`parley.errors.SyncError` subclasses
+            on failure, and the daemon logs them and tries again next time.
+    """
+
+    plugin_id: str
+    name: str
+    interval_seconds: float
+    run: Callable[[], None]
+
+
+@dataclass(frozen=True)
+class DeliveryReceipt:
+    """What the store did with a webhook delivery.
+
+    Attributes:
+        duplicate_delivery: the delivery id was seen before; nothing was stored.
+        events_stored: how many of its events were new business events.
+    """
+
+    duplicate_delivery: bool
+    events_stored: int
+
+
+class PluginContext:
+    """Settings and store access handed to hook implementations."""
+
+    def __init__(
+        self,
+        settings: CoreSettings,
+        plugin_manager: pluggy.PluginManager,
+        store: Store | None = None,
+        clock: Clock = utc_now,
+    ) -> None:
+        self.settings = settings
+        self.plugin_manager = plugin_manager
+        self._store = store
+        self.clock = clock
+
+    @property
+    def store(self) -> Store:
+        """The store; only available inside the daemon and store-backed commands."""
+        if self._store is None:
+            raise PluginError("this command runs without a store")
+        return self._store
+
+    def settings_for(self, plugin_id: str) -> BaseModel:
+        """Return the validated, read-only settings of a plugin's section.
+
+        Raises:
+            PluginError: the plugin registered no settings model.
+        """
+        value = self.settings.plugin_settings(plugin_id)
+        if value is None:
+            raise PluginError(
+                f"plugin {plugin_id!r} has no settings; implement register_settings"
+            )
+        return value
+
+    def logger(self, plugin_id: str) -> logging.Logger:
+        """Return the logger named after a plugin, ``parley.plugin.<id>``."""
+        return logging.getLogger(f"parley.plugin.{plugin_id}")
+
+    def accept_order_events(
+        self,
+        source: str,
+        delivery_id: str,
+        topic: str,
+        events: Sequence[OrderStatusEvent],
+    ) -> DeliveryReceipt:
+        """Store a webhook delivery and its order-status events in one transaction.
+
+        The delivery id is claimed atomically first, so a redelivery, even in
+        parallel, stores nothing. Events whose ``dedupe_key`` was stored
+        before are dropped. Call this before answering the webhook: once it
+        returns, the events survive a crash.
+
+        Args:
+            source: the plugin id.
+            delivery_id: the provider's delivery id (``X-Shopify-Webhook-Id``).
+            topic: the provider's topic, for the record.
+            events: zero or more events the delivery produced.
+        """
+        return self.store.accept_delivery(
+            source=source,
+            delivery_id=delivery_id,
+            topic=topic,
+            events=[
+                ("order_status", event.dedupe_key, event.to_json()) for event in events
+            ],
+            now=self.clock(),
+        )
+
+    def get_state(self, plugin_id: str, key: str) -> str | None:
+        """Return a value a plugin stored with :meth:`set_state`, or None."""
+        return self.store.get_plugin_state(plugin_id, key)
+
+    def set_state(self, plugin_id: str, key: str, value: str) -> None:
+        """Store a small value for a plugin, such as a polling cursor."""
+        self.store.set_plugin_state(plugin_id, key, value, now=self.clock())

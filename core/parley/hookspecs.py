@@ -1,0 +1,251 @@
+"""Hook specifications: every point where a plugin can extend parley.
+
+Plugins implement these with the ``parley.hookimpl`` marker. The core calls
+every hook with keyword arguments, so an implementation may accept any
+subset of a spec's parameters.
+
+There are three kinds of hook:
+
+* ``register_*`` hooks contribute objects (channels, webhook routes,
+  pollers, settings models, fields, CLI commands) through a ``register``
+  callback that the core builds and checks.
+* Lookups (``lookup_contact``, ``resolve_field``) answer a question about a
+  contact.
+* Events (``order_status_changed``, ``message_received``, the daemon
+  lifecycle) go to every plugin; their return values are ignored.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING
+
+import pluggy
+
+if TYPE_CHECKING:
+    import click
+    from pydantic import BaseModel
+
+    from parley.channels import Channel
+    from parley.context import PluginContext, Poller
+    from parley.models import (
+        ChannelAddress,
+        Contact,
+        ContactRecord,
+        InboundMessage,
+        OrderStatusEvent,
+    )
+    from parley.webhooks import WebhookRoute
+
+PROJECT = "parley"
+
+hookspec = pluggy.HookspecMarker(PROJECT)
+hookimpl = pluggy.HookimplMarker(PROJECT)
+
+
+# Registration
+
+
+@hookspec
+def register_settings(register: Callable[[str, type[BaseModel]], None]) -> None:
+    """Declare the settings model of a plugin's config section.
+
+    Called once at start-up, before any other hook, while the configuration
+    is being validated.
+
+    Args:
+        register: call ``register(plugin_id, model)`` with the plugin's id
+            and a pydantic model class. The core validates the ``[plugin_id]``
+            section of ``parley.toml``, with ``PARLEY_<PLUGIN_ID>__<KEY>``
+            environment variables overriding it, against the model.
+    """
+
+
+@hookspec
+def register_channels(
+    register: Callable[[Channel], None], context: PluginContext
+) -> None:
+    """Contribute channel objects that send and receive messages.
+
+    Called once when the daemon or a CLI command starts, after settings are
+    validated.
+
+    Args:
+        register: call ``register(channel)`` with an instance of a
+            :class:`parley.Channel` subclass. Two channels with the same id
+            stop start-up with an error naming both plugins.
+        context: the running instance; ``context.settings_for(plugin_id)``
+            gives the plugin's validated settings.
+    """
+
+
+@hookspec
+def register_webhooks(
+    register: Callable[[WebhookRoute], None], context: PluginContext
+) -> None:
+    """Contribute HTTP webhook routes served by the daemon.
+
+    Called once when the daemon starts.
+
+    Args:
+        register: call ``register(route)`` with a :class:`parley.WebhookRoute`;
+            it is served at ``/webhooks/<route.plugin_id><route.path>``.
+        context: the running instance.
+    """
+
+
+@hookspec
+def register_pollers(
+    register: Callable[[Poller], None], context: PluginContext
+) -> None:
+    """Contribute background pollers that the daemon runs on an interval.
+
+    Called once when the daemon starts. A poller catches events that
+    webhooks cannot deliver, or reconciles missed ones.
+
+    Args:
+        register: call ``register(poller)`` with a :class:`parley.Poller`.
+        context: the running instance.
+    """
+
+
+@hookspec
+def register_commands(cli: click.Group) -> None:
+    """Add subcommands to the ``parley`` command line.
+
+    Called once when the CLI starts, for enabled plugins only.
+
+    Args:
+        cli: the top-level click group; add commands or groups to it.
+    """
+
+
+@hookspec
+def register_fields(register: Callable[[str, Sequence[str]], None]) -> None:
+    """Declare the template field names a plugin can resolve.
+
+    Called when templates are checked (``parley config check``) and when
+    the daemon starts, so that an unknown placeholder is reported before
+    anything is sent.
+
+    Args:
+        register: call ``register(plugin_id, names)`` with the field names
+            as templates write them, for example ``["Loyalty Program"]``.
+    """
+
+
+# Lookups
+
+
+@hookspec
+def lookup_contact(
+    address: ChannelAddress, context: PluginContext
+) -> ContactRecord | None:
+    """Find what a plugin knows about the contact at a channel address.
+
+    Called for every enabled plugin when a message arrives from, or is about
+    to go to, an address the core has not enriched yet. The answers of all
+    plugins are merged field by field: the plugin listed first in
+    ``[contacts] precedence`` wins, then plugins in load order.
+
+    Args:
+        address: a normalised phone number, email address, WhatsApp id or
+            page-scoped id.
+        context: the running instance.
+
+    Returns:
+        The plugin's record of the contact, or None when the plugin does not
+        know the address (or does not look up contacts).
+    """
+
+
+@hookspec(firstresult=True)
+def resolve_field(
+    name: str,
+    contact: Contact,
+    event: OrderStatusEvent | None,
+    context: PluginContext,
+) -> str | None:
+    """Resolve one template field for a contact and the event being answered.
+
+    Called once per distinct field of a template that is being rendered.
+    The first non-None result wins, so a plugin returns None for a field it
+    does not provide.
+
+    Args:
+        name: the field name, normalised to lower case with single spaces
+            (``loyalty program``).
+        contact: the merged contact the message goes to.
+        event: the order-status event that triggered the message, or None
+            for messages that no order event triggered.
+        context: the running instance.
+
+    Returns:
+        The value as text, ``""`` when the plugin provides the field but the
+        contact has no value (the template's fallback applies then), or None
+        when the field is not this plugin's.
+    """
+
+
+# Events
+
+
+@hookspec
+def order_status_changed(
+    event: OrderStatusEvent, contact: Contact, context: PluginContext
+) -> None:
+    """React to an order reaching a new customer-visible status.
+
+    Called once per distinct business event (``event.dedupe_key``), in the
+    daemon's event worker, after the contact has been looked up and before
+    the core queues the order-update message.
+
+    Args:
+        event: the order-status event.
+        contact: the merged contact the order belongs to.
+        context: the running instance.
+    """
+
+
+@hookspec
+def message_received(
+    message: InboundMessage,
+    contact: Contact,
+    conversation_id: int,
+    context: PluginContext,
+) -> None:
+    """React to a customer message after the core has stored it.
+
+    Called once per provider message id, in the daemon's event worker, after
+    opt-out and help keywords were handled.
+
+    Args:
+        message: the inbound message.
+        contact: the merged contact who sent it.
+        conversation_id: the conversation the message was added to.
+        context: the running instance.
+    """
+
+
+# Daemon lifecycle
+
+
+@hookspec
+def daemon_started(context: PluginContext) -> None:
+    """React to the daemon having started, before it accepts requests.
+
+    Args:
+        context: the running instance.
+    """
+
+
+@hookspec
+def daemon_stopping(context: PluginContext) -> None:
+    """Release resources before the daemon exits.
+
+    Called once after the daemon stopped accepting requests and its workers
+    finished.
+
+    Args:
+        context: the running instance.
+    """

@@ -1,0 +1,464 @@
+"""The event worker's logic: from a stored event to queued messages.
+
+Each event is processed in two steps. First the contact is looked up,
+which may call plugins and their providers. Then one transaction stores
+the contact, the conversation and every resulting message and marks the
+event done, so a crash in between repeats the event without sending
+anything twice: queued messages carry dedupe keys derived from the event.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import Connection
+
+from parley.channels import Channel
+from parley.contacts import ContactDirectory, normalize_address
+from parley.context import PluginContext
+from parley.gate import SendGate
+from parley.keywords import KeywordKind, KeywordSet
+from parley.models import (
+    AddressKind,
+    ChannelAddress,
+    Contact,
+    InboundMessage,
+    OrderStatusEvent,
+    Purpose,
+)
+from parley.phones import mask_phone
+from parley.store.records import ClaimedEvent
+from parley.templates import normalize_field_name, parse_template
+
+logger = logging.getLogger(__name__)
+
+CORE_STATE = "core"
+
+
+@dataclass(frozen=True)
+class PlannedMessage:
+    """A message the processor decided to send or record as blocked."""
+
+    kind: str
+    purpose: Purpose
+    template: str
+    dedupe_key: str
+
+
+class EventProcessor:
+    """Turns stored events into stored messages and hook calls."""
+
+    def __init__(self, context: PluginContext, channels: Mapping[str, Channel]) -> None:
+        self.context = context
+        self.settings = context.settings
+        self.store = context.store
+        self.channels = channels
+        self.directory = ContactDirectory(context)
+        self.gate = SendGate(self.store)
+        self.keywords = KeywordSet()
+
+    def process(self, event: ClaimedEvent) -> None:
+        """Process one claimed event and mark it done.
+
+        Raises:
+            KeyError: the event kind is unknown.
+            Exception: whatever a plugin raised; the worker retries later.
+        """
+        handlers = {
+            "order_status": self._process_order_status,
+            "message_received": self._process_inbound,
+        }
+        handlers[event.kind](event)
+
+    # Order updates
+
+    def _process_order_status(self, claimed: ClaimedEvent) -> None:
+        event = OrderStatusEvent.from_json(claimed.payload)
+        now = self.context.clock()
+        contact = self.directory.resolve([], event.customer, now)
+        self.context.plugin_manager.hook.order_status_changed(
+            event=event, contact=contact, context=self.context
+        )
+
+        with self.store.transaction() as conn:
+            if self._is_stale(event, now, conn):
+                self.store.complete_event(claimed.id, now, conn=conn)
+                return
+            self._queue_order_update(event, contact, now, conn)
+            self.store.complete_event(claimed.id, now, conn=conn)
+
+    def _is_stale(
+        self, event: OrderStatusEvent, now: datetime, conn: Connection
+    ) -> bool:
+        """Return True for an event older than one already processed for its order.
+
+        Such an event would move the order's status backwards, so it is
+        dropped. The order's latest status and time are kept in the core's
+        state, within the caller's transaction.
+        """
+        key = f"order:{event.source}:{event.store}:{event.order_id}"
+        raw = self.store.get_plugin_state(CORE_STATE, key, conn=conn)
+        if raw is not None:
+            latest = json.loads(raw)
+            older = event.occurred_at < datetime.fromisoformat(latest["occurred_at"])
+            if older and event.status.rank < latest["rank"]:
+                logger.info(
+                    "order %s: %s event from %s is older than the %s already processed; skipped",
+                    event.order_id,
+                    event.status.value,
+                    event.occurred_at.isoformat(),
+                    latest["status"],
+                )
+                return True
+            if older:
+                return False
+
+        progress = {
+            "status": event.status.value,
+            "rank": event.status.rank,
+            "occurred_at": event.occurred_at.isoformat(),
+        }
+        self.store.set_plugin_state(CORE_STATE, key, json.dumps(progress), now=now, conn=conn)
+        return False
+
+    def _queue_order_update(
+        self, event: OrderStatusEvent, contact: Contact, now: datetime, conn: Connection
+    ) -> None:
+        updates = self.settings.order_updates
+        template_name = updates.templates.get(event.status)
+        if (
+            not updates.enabled
+            or not template_name
+            or template_name not in self.settings.templates
+        ):
+            logger.info(
+                "order %s: no template for status %s; nothing sent",
+                event.order_id,
+                event.status.value,
+            )
+            return
+
+        plan = PlannedMessage(
+            kind="order_update",
+            purpose=Purpose.INFORMATIONAL,
+            template=template_name,
+            dedupe_key=f"order_update:{event.dedupe_key}",
+        )
+        channel_id = updates.channel
+        address = self._address_for(contact, channel_id)
+        if address is None:
+            logger.warning(
+                "order %s: contact %s has no address for channel %s; nothing sent",
+                event.order_id,
+                contact.id,
+                channel_id,
+            )
+            return
+        conversation_id, _ = self.store.open_conversation(
+            contact.id, channel_id, address, now, conn=conn
+        )
+        self._queue(
+            plan, contact, event, channel_id, address, conversation_id, now, conn
+        )
+
+    def _address_for(self, contact: Contact, channel_id: str) -> str | None:
+        channel = self.channels.get(channel_id)
+        kind = channel.address_kind if channel else AddressKind.PHONE
+        if kind in (AddressKind.PHONE, AddressKind.WHATSAPP):
+            return contact.phone
+        for address in contact.addresses:
+            if address.kind is kind:
+                return address.value
+        return None
+
+    # Inbound messages
+
+    def _process_inbound(self, claimed: ClaimedEvent) -> None:
+        message = inbound_from_json(claimed.payload)
+        now = self.context.clock()
+        region = self.settings.contacts.default_region
+        sender = normalize_address(message.sender, region)
+        if sender is None:
+            logger.warning(
+                "inbound message %s on %s has an invalid sender address; dropped",
+                message.provider_message_id,
+                message.channel,
+            )
+            self.store.complete_event(claimed.id, now)
+            return
+
+        contact = self.directory.resolve([sender], None, now)
+        with self.store.transaction() as conn:
+            conversation_id, created = self.store.open_conversation(
+                contact.id, message.channel, sender.value, now, conn=conn
+            )
+            stored = self.store.add_inbound_message(
+                conversation_id,
+                message.channel,
+                message.body,
+                message.provider_message_id,
+                message.received_at,
+                conn=conn,
+            )
+            if stored is not None:
+                self._answer_inbound(
+                    message,
+                    contact,
+                    sender.value,
+                    conversation_id,
+                    created,
+                    stored,
+                    now,
+                    conn,
+                )
+            self.store.complete_event(claimed.id, now, conn=conn)
+
+        if stored is not None:
+            self.context.plugin_manager.hook.message_received(
+                message=message,
+                contact=contact,
+                conversation_id=conversation_id,
+                context=self.context,
+            )
+
+    def _answer_inbound(
+        self,
+        message: InboundMessage,
+        contact: Contact,
+        address: str,
+        conversation_id: int,
+        created: bool,
+        message_id: int,
+        now: datetime,
+        conn: Connection,
+    ) -> None:
+        match = self.keywords.classify(message.body)
+        replies = self.settings.replies
+        evidence = f"inbound message {message.provider_message_id}"
+
+        if match.kind is KeywordKind.OPT_OUT:
+            self._record_consent(
+                contact, message.channel, address, "opt_out", evidence, now, conn
+            )
+            logger.info(
+                "contact %s opted out on %s (keyword %s)",
+                contact.id,
+                message.channel,
+                match.keyword,
+            )
+            plan = PlannedMessage(
+                "opt_out_confirmation",
+                Purpose.CONVERSATIONAL,
+                replies.opt_out_confirmation,
+                f"opt_out_confirmation:{message_id}",
+            )
+        elif match.kind is KeywordKind.OPT_IN:
+            self._record_consent(
+                contact, message.channel, address, "opt_in", evidence, now, conn
+            )
+            logger.info(
+                "contact %s opted in on %s (keyword %s)",
+                contact.id,
+                message.channel,
+                match.keyword,
+            )
+            plan = None
+        elif match.kind is KeywordKind.HELP:
+            plan = PlannedMessage(
+                "help", Purpose.CONVERSATIONAL, replies.help, f"help:{message_id}"
+            )
+        elif created and replies.first_message:
+            plan = PlannedMessage(
+                "auto_reply",
+                Purpose.CONVERSATIONAL,
+                replies.first_message,
+                f"first_message:{conversation_id}",
+            )
+        else:
+            plan = None
+
+        if match.possible_opt_out:
+            logger.info(
+                "message %s in conversation %s may ask to stop messages; flagged for review",
+                message_id,
+                conversation_id,
+            )
+        if plan is not None and plan.template in self.settings.templates:
+            self._queue(
+                plan,
+                contact,
+                None,
+                message.channel,
+                address,
+                conversation_id,
+                now,
+                conn,
+            )
+
+    def _record_consent(
+        self,
+        contact: Contact,
+        channel: str,
+        address: str,
+        action: str,
+        evidence: str,
+        now: datetime,
+        conn: Connection,
+    ) -> None:
+        for purpose in Purpose:
+            self.store.add_consent(
+                channel=channel,
+                address=address,
+                purpose=purpose.value,
+                action=action,
+                source="keyword",
+                actor=f"contact:{contact.id}",
+                evidence=evidence,
+                now=now,
+                contact_id=contact.id,
+                conn=conn,
+            )
+
+    # Rendering, gating and queueing
+
+    def _queue(
+        self,
+        plan: PlannedMessage,
+        contact: Contact,
+        event: OrderStatusEvent | None,
+        channel_id: str,
+        address: str,
+        conversation_id: int,
+        now: datetime,
+        conn: Connection,
+    ) -> None:
+        template = parse_template(plan.template, self.settings.templates[plan.template])
+        rendered = template.render(lambda name: self._resolve(name, contact, event))
+
+        if rendered.text is None:
+            reason = _render_failure(plan.template, rendered.missing, len(rendered.errors))
+            self._block(
+                plan, channel_id, conversation_id, plan.template, reason, now, conn
+            )
+            return
+
+        decision = self.gate.check(address, plan.kind, conn=conn)
+        if not decision.allowed:
+            self._block(
+                plan,
+                channel_id,
+                conversation_id,
+                rendered.text,
+                decision.reason or "blocked",
+                now,
+                conn,
+            )
+            return
+
+        message_id = self.store.queue_message(
+            conversation_id,
+            channel_id,
+            rendered.text,
+            plan.kind,
+            plan.purpose.value,
+            plan.dedupe_key,
+            now,
+            conn=conn,
+        )
+        if message_id is None:
+            logger.info(
+                "%s for conversation %s was queued before; not queued again",
+                plan.kind,
+                conversation_id,
+            )
+        else:
+            logger.info(
+                "message %s (%s) queued for %s on %s",
+                message_id,
+                plan.kind,
+                mask_phone(address),
+                channel_id,
+            )
+
+    def _block(
+        self,
+        plan: PlannedMessage,
+        channel_id: str,
+        conversation_id: int,
+        body: str,
+        reason: str,
+        now: datetime,
+        conn: Connection,
+    ) -> None:
+        message_id = self.store.record_blocked(
+            conversation_id,
+            channel_id,
+            body,
+            plan.kind,
+            plan.purpose.value,
+            plan.dedupe_key,
+            reason,
+            now,
+            conn=conn,
+        )
+        if message_id is not None:
+            logger.info(
+                "message %s (%s) in conversation %s blocked: %s",
+                message_id,
+                plan.kind,
+                conversation_id,
+                reason,
+            )
+
+    def _resolve(
+        self, name: str, contact: Contact, event: OrderStatusEvent | None
+    ) -> str | None:
+        return self.context.plugin_manager.hook.resolve_field(
+            name=normalize_field_name(name),
+            contact=contact,
+            event=event,
+            context=self.context,
+        )
+
+
+def _render_failure(template: str, missing: tuple[str, ...], error_count: int) -> str:
+    if error_count:
+        return f"template {template!r} has {error_count} syntax error(s); run 'parley config check'"
+    names = ", ".join(f"{{{{{name}}}}}" for name in missing)
+    return f"missing value for {names} in template {template!r}"
+
+
+def inbound_to_json(message: InboundMessage) -> dict[str, object]:
+    """Return an inbound message as JSON-compatible data for the event queue."""
+    return {
+        "channel": message.channel,
+        "sender": {"kind": message.sender.kind.value, "value": message.sender.value},
+        "body": message.body,
+        "provider_message_id": message.provider_message_id,
+        "received_at": message.received_at.isoformat(),
+        "recipient": message.recipient,
+        "media_urls": list(message.media_urls),
+        "profile_name": message.profile_name,
+        "opt_out_type": message.opt_out_type,
+    }
+
+
+def inbound_from_json(data: Mapping[str, object]) -> InboundMessage:
+    """Rebuild an inbound message from :func:`inbound_to_json` output."""
+    sender = data["sender"]
+    assert isinstance(sender, dict)
+    return InboundMessage(
+        channel=str(data["channel"]),
+        sender=ChannelAddress(AddressKind(sender["kind"]), sender["value"]),
+        body=str(data["body"]),
+        provider_message_id=str(data["provider_message_id"]),
+        received_at=datetime.fromisoformat(str(data["received_at"])),
+        recipient=data.get("recipient"),  # type: ignore[arg-type]
+        media_urls=tuple(data.get("media_urls") or ()),  # type: ignore[arg-type]
+        profile_name=data.get("profile_name"),  # type: ignore[arg-type]
+        opt_out_type=data.get("opt_out_type"),  # type: ignore[arg-type]
+    )

@@ -1,0 +1,58 @@
+"""Schema migrations, applied in order and recorded in ``schema_migrations``.
+
+Each migration is a function of a connection inside a transaction. A new
+schema change is a new function appended to ``MIGRATIONS``; a released
+migration is never edited.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from datetime import UTC, datetime
+
+from sqlalchemy import Connection, select
+
+from parley.store import schema
+
+logger = logging.getLogger(__name__)
+
+
+def _create_initial_tables(connection: Connection) -> None:
+    tables = [table for table in schema.metadata.sorted_tables if table.name != "schema_migrations"]
+    schema.metadata.create_all(connection, tables=tables)
+
+
+MIGRATIONS: list[tuple[int, str, Callable[[Connection], None]]] = [
+    (1, "initial tables", _create_initial_tables),
+]
+
+
+def applied_versions(connection: Connection) -> set[int]:
+    """Return the migration versions already applied."""
+    rows = connection.execute(select(schema.schema_migrations.c.version))
+    return {row.version for row in rows}
+
+
+def migrate(connection: Connection) -> list[int]:
+    """Apply every pending migration; return the versions applied now."""
+    schema.schema_migrations.create(connection, checkfirst=True)
+    done = applied_versions(connection)
+    applied = []
+    for version, name, step in MIGRATIONS:
+        if version in done:
+            continue
+        logger.info("applying store migration %d: %s", version, name)
+        step(connection)
+        connection.execute(
+            schema.schema_migrations.insert().values(
+                version=version, name=name, applied_at=datetime.now(UTC)
+            )
+        )
+        applied.append(version)
+    return applied
+
+
+def latest_version() -> int:
+    """Return the version the code expects the store to be at."""
+    return MIGRATIONS[-1][0]

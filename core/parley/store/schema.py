@@ -1,0 +1,167 @@
+"""The store's tables, shared by SQLite and PostgreSQL.
+
+Timestamps are stored in UTC. SQLite hands them back without a zone, so the
+store attaches UTC when it reads them.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Column,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+)
+
+metadata = MetaData()
+
+# SQLite only auto-increments an INTEGER PRIMARY KEY, so ids are BIGINT on
+# PostgreSQL and INTEGER on SQLite.
+Id = BigInteger().with_variant(Integer(), "sqlite")
+Timestamp = DateTime(timezone=True)
+
+schema_migrations = Table(
+    "schema_migrations",
+    metadata,
+    Column("version", Integer, primary_key=True),
+    Column("name", String(200), nullable=False),
+    Column("applied_at", Timestamp, nullable=False),
+)
+
+contacts = Table(
+    "contacts",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("first_name", Text),
+    Column("last_name", Text),
+    Column("email", Text),
+    Column("phone", Text),
+    Column("time_zone", String(64)),
+    Column("fields", JSON, nullable=False, default=dict),
+    Column("sources", JSON, nullable=False, default=dict),
+    Column("created_at", Timestamp, nullable=False),
+    Column("updated_at", Timestamp, nullable=False),
+)
+
+contact_addresses = Table(
+    "contact_addresses",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("contact_id", Id, ForeignKey("contacts.id"), nullable=False, index=True),
+    Column("kind", String(16), nullable=False),
+    Column("value", String(320), nullable=False),
+    Column("created_at", Timestamp, nullable=False),
+    UniqueConstraint("kind", "value", name="uq_contact_addresses_kind_value"),
+)
+
+conversations = Table(
+    "conversations",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("contact_id", Id, ForeignKey("contacts.id"), nullable=False, index=True),
+    Column("channel", String(64), nullable=False),
+    Column("address", String(320), nullable=False),
+    Column("state", String(16), nullable=False, default="open"),
+    Column("opened_at", Timestamp, nullable=False),
+    Column("updated_at", Timestamp, nullable=False),
+    UniqueConstraint("channel", "address", name="uq_conversations_channel_address"),
+)
+
+messages = Table(
+    "messages",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("conversation_id", Id, ForeignKey("conversations.id"), nullable=False),
+    Column("direction", String(8), nullable=False),
+    Column("channel", String(64), nullable=False),
+    Column("kind", String(32), nullable=False),
+    Column("purpose", String(16), nullable=False),
+    Column("body", Text, nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("status_reason", Text),
+    Column("error_code", String(32)),
+    Column("provider_message_id", String(128)),
+    Column("dedupe_key", String(400)),
+    Column("created_at", Timestamp, nullable=False),
+    Column("sent_at", Timestamp),
+    Column("updated_at", Timestamp, nullable=False),
+    UniqueConstraint("channel", "provider_message_id", name="uq_messages_provider_id"),
+    UniqueConstraint("dedupe_key", name="uq_messages_dedupe_key"),
+    Index("ix_messages_conversation", "conversation_id", "id"),
+)
+
+outbox = Table(
+    "outbox",
+    metadata,
+    Column("message_id", Id, ForeignKey("messages.id"), primary_key=True),
+    Column("attempts", Integer, nullable=False, default=0),
+    Column("next_attempt_at", Timestamp, nullable=False),
+    Column("claimed_by", String(64)),
+    Column("claimed_until", Timestamp),
+    Column("last_error", Text),
+    Column("created_at", Timestamp, nullable=False),
+    Index("ix_outbox_due", "next_attempt_at"),
+)
+
+webhook_deliveries = Table(
+    "webhook_deliveries",
+    metadata,
+    Column("source", String(64), primary_key=True),
+    Column("delivery_id", String(200), primary_key=True),
+    Column("topic", String(200), nullable=False),
+    Column("events", Integer, nullable=False),
+    Column("received_at", Timestamp, nullable=False),
+)
+
+events = Table(
+    "events",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("source", String(64), nullable=False),
+    Column("kind", String(32), nullable=False),
+    Column("dedupe_key", String(400), nullable=False),
+    Column("payload", JSON, nullable=False),
+    Column("status", String(16), nullable=False, default="pending"),
+    Column("attempts", Integer, nullable=False, default=0),
+    Column("next_attempt_at", Timestamp, nullable=False),
+    Column("claimed_by", String(64)),
+    Column("claimed_until", Timestamp),
+    Column("last_error", Text),
+    Column("received_at", Timestamp, nullable=False),
+    Column("processed_at", Timestamp),
+    UniqueConstraint("dedupe_key", name="uq_events_dedupe_key"),
+    Index("ix_events_due", "status", "next_attempt_at"),
+)
+
+consent_records = Table(
+    "consent_records",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("contact_id", Id, ForeignKey("contacts.id"), nullable=True),
+    Column("channel", String(64), nullable=False),
+    Column("address", String(320), nullable=False),
+    Column("purpose", String(16), nullable=False),
+    Column("action", String(16), nullable=False),
+    Column("source", String(32), nullable=False),
+    Column("actor", String(200), nullable=False),
+    Column("evidence", Text),
+    Column("recorded_at", Timestamp, nullable=False),
+    Index("ix_consent_address", "address", "id"),
+)
+
+plugin_state = Table(
+    "plugin_state",
+    metadata,
+    Column("plugin_id", String(64), primary_key=True),
+    Column("key", String(200), primary_key=True),
+    Column("value", Text, nullable=False),
+    Column("updated_at", Timestamp, nullable=False),
+)
