@@ -105,6 +105,11 @@ class ContactDirectory:
             records.extend(answer for answer in answers if answer is not None)
         return records
 
+    def _normalized(self, merged: ContactRecord, addresses: Sequence[ChannelAddress]) -> ContactRecord:
+        """Store phone numbers in E.164 and emails in lower case, like addresses."""
+        phone = normalize_phone(merged.phone, self.region) or _first_phone(addresses)
+        return dataclasses.replace(merged, phone=phone, email=normalize_email(merged.email))
+
     def resolve(
         self,
         addresses: Sequence[ChannelAddress],
@@ -131,10 +136,7 @@ class ContactDirectory:
         else:
             records.append(_as_record(existing))
 
-        merged = merge_records(records, self.precedence)
-        if merged.phone is None:
-            phones = [a.value for a in all_addresses if a.kind is AddressKind.PHONE]
-            merged = dataclasses.replace(merged, phone=phones[0] if phones else None)
+        merged = self._normalized(merge_records(records, self.precedence), all_addresses)
         merged_addresses = list(
             dict.fromkeys([*all_addresses, *record_addresses(merged, self.region)])
         )
@@ -155,6 +157,11 @@ class ContactDirectory:
                 mask_phone(contact.phone),
             )
         return contact
+
+
+def _first_phone(addresses: Sequence[ChannelAddress]) -> str | None:
+    phones = [address.value for address in addresses if address.kind is AddressKind.PHONE]
+    return phones[0] if phones else None
 
 
 def _as_record(contact: Contact) -> ContactRecord:
