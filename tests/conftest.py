@@ -65,7 +65,9 @@ def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
 
     base = _postgres_url()
     if base is None:
-        pytest.skip(f"{PG_ENV} is not set; PostgreSQL tests need a server (.ci/run sets it)")
+        pytest.skip(
+            f"{PG_ENV} is not set; PostgreSQL tests need a server (.ci/run sets it)"
+        )
     schema = f"t_{uuid.uuid4().hex[:12]}"
     admin = create_engine(base.replace("postgresql://", "postgresql+psycopg://", 1))
     with admin.begin() as conn:
@@ -81,12 +83,18 @@ def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
 def write_config(tmp_path: Path) -> Callable[..., Path]:
     """Write a parley.toml into tmp_path and return its path."""
 
-    def write(extra: str = "", plugins: tuple[str, ...] = ("sandbox",), store_url: str | None = None) -> Path:
+    def write(
+        extra: str = "",
+        plugins: tuple[str, ...] = ("sandbox",),
+        store_url: str | None = None,
+    ) -> Path:
         path = tmp_path / "parley.toml"
         enabled = ", ".join(f'"{plugin}"' for plugin in plugins)
         store = f'[store]\nurl = "{store_url}"\n' if store_url else ""
         head = f'data_dir = "{tmp_path / "data"}"\n\n[plugins]\nenabled = [{enabled}]\n\n{store}'
-        path.write_text(head + textwrap.dedent(BASE_TOML) + textwrap.dedent(extra), encoding="utf-8")
+        path.write_text(
+            head + textwrap.dedent(BASE_TOML) + textwrap.dedent(extra), encoding="utf-8"
+        )
         return path
 
     return write

@@ -17,7 +17,9 @@ from parley.demo import free_port
 class DaemonProcess:
     """A ``parley run`` child process on a free 127.0.0.1 port."""
 
-    def __init__(self, config: Path, log: Path, env: dict[str, str] | None = None) -> None:
+    def __init__(
+        self, config: Path, log: Path, env: dict[str, str] | None = None
+    ) -> None:
         self.config = config
         self.log_path = log
         self.env = {**os.environ, **(env or {})}
@@ -28,7 +30,16 @@ class DaemonProcess:
     def start(self, timeout: float = 30.0) -> None:
         with self.log_path.open("a") as log:
             self.process = subprocess.Popen(
-                [sys.executable, "-m", "parley", "run", "-c", str(self.config), "--port", str(self.port)],
+                [
+                    sys.executable,
+                    "-m",
+                    "parley",
+                    "run",
+                    "-c",
+                    str(self.config),
+                    "--port",
+                    str(self.port),
+                ],
                 stdout=log,
                 stderr=subprocess.STDOUT,
                 env=self.env,
@@ -36,7 +47,9 @@ class DaemonProcess:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
-                raise AssertionError(f"daemon exited early:\n{self.log_path.read_text()}")
+                raise AssertionError(
+                    f"daemon exited early:\n{self.log_path.read_text()}"
+                )
             try:
                 if httpx.get(f"{self.url}/readyz", timeout=1).status_code == 200:
                     return
@@ -44,10 +57,16 @@ class DaemonProcess:
                 pass
             time.sleep(0.1)
         self.kill()
-        raise AssertionError(f"daemon not ready in {timeout} s:\n{self.log_path.read_text()}")
+        raise AssertionError(
+            f"daemon not ready in {timeout} s:\n{self.log_path.read_text()}"
+        )
 
-    def post(self, path: str, body: bytes, headers: dict[str, str] | None = None) -> httpx.Response:
-        return httpx.post(f"{self.url}{path}", content=body, headers=headers or {}, timeout=10)
+    def post(
+        self, path: str, body: bytes, headers: dict[str, str] | None = None
+    ) -> httpx.Response:
+        return httpx.post(
+            f"{self.url}{path}", content=body, headers=headers or {}, timeout=10
+        )
 
     def terminate(self, timeout: float = 30.0) -> int:
         assert self.process is not None

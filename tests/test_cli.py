@@ -41,13 +41,17 @@ def test_init_refuses_to_overwrite(runner: CliRunner) -> None:
 
 def _check(runner: CliRunner, templates: str) -> tuple[int, str]:
     with nullcontext():
-        Path("parley.toml").write_text('[plugins]\nenabled = ["sandbox"]\n\n[templates]\n' + templates)
+        Path("parley.toml").write_text(
+            '[plugins]\nenabled = ["sandbox"]\n\n[templates]\n' + templates
+        )
         result = runner.invoke(cli, ["config", "check", "-c", "parley.toml"])
     return result.exit_code, result.output
 
 
 def test_check_single_brace_names_position(runner: CliRunner) -> None:
-    code, output = _check(runner, 'order_cancelled = "Sorry {Last Name}}, cancelled."\n')
+    code, output = _check(
+        runner, 'order_cancelled = "Sorry {Last Name}}, cancelled."\n'
+    )
     assert code == 1
     assert "'order_cancelled'" in output
     assert "line 1, column 7" in output
@@ -55,7 +59,9 @@ def test_check_single_brace_names_position(runner: CliRunner) -> None:
 
 
 def test_check_unclosed_placeholder_multiline(runner: CliRunner) -> None:
-    code, output = _check(runner, 'order_shipped = """Hi,\nyour order {{Order Number} shipped."""\n')
+    code, output = _check(
+        runner, 'order_shipped = """Hi,\nyour order {{Order Number} shipped."""\n'
+    )
     assert code == 1
     assert "line 2, column 12" in output
 

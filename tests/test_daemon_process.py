@@ -40,7 +40,9 @@ def test_sigkill_before_send_sends_once(latency_config: Path, tmp_path: Path) ->
     daemon.start()
     store = Store(f"sqlite:///{data_dir / 'parley.db'}")
     try:
-        inbound = json.dumps({"from": "+14155550123", "body": "Hello there", "id": "k-1"}).encode()
+        inbound = json.dumps(
+            {"from": "+14155550123", "body": "Hello there", "id": "k-1"}
+        ).encode()
         response = daemon.post("/webhooks/sandbox", inbound)
         assert response.status_code == 200
 
@@ -72,7 +74,9 @@ def test_sigterm_finishes_inflight_send(latency_config: Path, tmp_path: Path) ->
     daemon.start()
     store = Store(f"sqlite:///{data_dir / 'parley.db'}")
     try:
-        inbound = json.dumps({"from": "+14155550124", "body": "Hi", "id": "t-1"}).encode()
+        inbound = json.dumps(
+            {"from": "+14155550124", "body": "Hi", "id": "t-1"}
+        ).encode()
         assert daemon.post("/webhooks/sandbox", inbound).status_code == 200
         wait_for(lambda: _status_of(store, "auto_reply") == "sending")
         exit_code = daemon.terminate()
@@ -88,7 +92,9 @@ def test_sigterm_finishes_inflight_send(latency_config: Path, tmp_path: Path) ->
     assert "daemon stopped" in log
 
 
-def test_second_daemon_on_sqlite_refused(write_config: Callable[..., Path], tmp_path: Path) -> None:
+def test_second_daemon_on_sqlite_refused(
+    write_config: Callable[..., Path], tmp_path: Path
+) -> None:
     config = write_config()
     first = DaemonProcess(config, tmp_path / "first.log")
     first.start()

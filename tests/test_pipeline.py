@@ -54,11 +54,15 @@ def order_event(
 
 
 def deliver(runtime: Runtime, delivery_id: str, *events: OrderStatusEvent) -> None:
-    runtime.context.accept_order_events("teststore", delivery_id, "orders/test", list(events))
+    runtime.context.accept_order_events(
+        "teststore", delivery_id, "orders/test", list(events)
+    )
     drain(runtime)
 
 
-def inbound(runtime: Runtime, body: str, message_id: str, sender: str = "+14155550123") -> None:
+def inbound(
+    runtime: Runtime, body: str, message_id: str, sender: str = "+14155550123"
+) -> None:
     message = InboundMessage(
         channel="sandbox",
         sender=ChannelAddress(AddressKind.PHONE, sender),
@@ -67,13 +71,21 @@ def inbound(runtime: Runtime, body: str, message_id: str, sender: str = "+141555
         received_at=runtime.context.clock(),
     )
     runtime.store.add_event(
-        "message_received", "sandbox", f"inbound:sandbox:{message_id}", inbound_to_json(message), runtime.context.clock()
+        "message_received",
+        "sandbox",
+        f"inbound:sandbox:{message_id}",
+        inbound_to_json(message),
+        runtime.context.clock(),
     )
     drain(runtime)
 
 
 def outbound(runtime: Runtime) -> list[tuple[str, str, str]]:
-    return [(m.kind, m.status, m.body) for m in runtime.store.messages() if m.direction == "out"]
+    return [
+        (m.kind, m.status, m.body)
+        for m in runtime.store.messages()
+        if m.direction == "out"
+    ]
 
 
 @pytest.fixture
@@ -83,7 +95,9 @@ def runtime(make_runtime: Callable[..., Runtime]) -> Runtime:
 
 def test_order_confirmed_sends_rendered_text(runtime: Runtime) -> None:
     deliver(runtime, "d-1", order_event(OrderStatus.CONFIRMED))
-    assert outbound(runtime) == [("order_update", "sent", "Hi Avery, thanks for your order #1042.")]
+    assert outbound(runtime) == [
+        ("order_update", "sent", "Hi Avery, thanks for your order #1042.")
+    ]
 
 
 def test_order_update_goes_to_e164_address(runtime: Runtime) -> None:
@@ -92,20 +106,38 @@ def test_order_update_goes_to_e164_address(runtime: Runtime) -> None:
 
 
 def test_tracking_url_from_event_fields(runtime: Runtime) -> None:
-    event = order_event(OrderStatus.SHIPPED, fields={"Tracking URL": "https://t.example.com/1Z9"})
+    event = order_event(
+        OrderStatus.SHIPPED, fields={"Tracking URL": "https://t.example.com/1Z9"}
+    )
     deliver(runtime, "d-1", event)
-    assert outbound(runtime)[0][2] == "Hi Avery, your order #1042 has shipped: https://t.example.com/1Z9"
+    assert (
+        outbound(runtime)[0][2]
+        == "Hi Avery, your order #1042 has shipped: https://t.example.com/1Z9"
+    )
 
 
 def test_missing_tracking_url_uses_fallback(runtime: Runtime) -> None:
     deliver(runtime, "d-1", order_event(OrderStatus.SHIPPED))
-    assert outbound(runtime)[0][2] == "Hi Avery, your order #1042 has shipped: no tracking yet"
+    assert (
+        outbound(runtime)[0][2]
+        == "Hi Avery, your order #1042 has shipped: no tracking yet"
+    )
 
 
-@pytest.mark.parametrize("first_name", ["", None, "   "], ids=["empty", "absent", "blank"])
-def test_missing_name_without_fallback_blocks(runtime: Runtime, first_name: str | None) -> None:
-    customer = ContactRecord(source="teststore", first_name=first_name, phone="+14155550160")
-    deliver(runtime, "d-1", order_event(OrderStatus.CANCELLED, customer=customer, order_id="1043"))
+@pytest.mark.parametrize(
+    "first_name", ["", None, "   "], ids=["empty", "absent", "blank"]
+)
+def test_missing_name_without_fallback_blocks(
+    runtime: Runtime, first_name: str | None
+) -> None:
+    customer = ContactRecord(
+        source="teststore", first_name=first_name, phone="+14155550160"
+    )
+    deliver(
+        runtime,
+        "d-1",
+        order_event(OrderStatus.CANCELLED, customer=customer, order_id="1043"),
+    )
     [(kind, status, _body)] = outbound(runtime)
     assert kind == "order_update"
     assert status == "blocked"
@@ -128,7 +160,10 @@ def test_each_shipment_is_own_update(runtime: Runtime) -> None:
         order_event(OrderStatus.SHIPPED, suffix=":f1"),
         order_event(OrderStatus.SHIPPED, suffix=":f2", minutes=5),
     )
-    assert [kind for kind, _s, _b in outbound(runtime)] == ["order_update", "order_update"]
+    assert [kind for kind, _s, _b in outbound(runtime)] == [
+        "order_update",
+        "order_update",
+    ]
 
 
 def test_older_event_does_not_move_back(runtime: Runtime) -> None:
@@ -156,11 +191,26 @@ def test_first_message_gets_one_auto_reply(runtime: Runtime) -> None:
     inbound(runtime, "Hello", "in-1")
     inbound(runtime, "Anyone there?", "in-2")
     replies = [m for m in outbound(runtime) if m[0] == "auto_reply"]
-    assert replies == [("auto_reply", "sent", "Hi there, thanks for texting Harbor & Pine. Reply STOP to opt out.")]
+    assert replies == [
+        (
+            "auto_reply",
+            "sent",
+            "Hi there, thanks for texting Harbor & Pine. Reply STOP to opt out.",
+        )
+    ]
 
 
 @pytest.mark.parametrize(
-    "body", ["Stop. Thank you", "  stop!! ", "Stop please", "STOP 🛑", "ｓｔｏｐ", "REVOKE", "Opt-Out."]
+    "body",
+    [
+        "Stop. Thank you",
+        "  stop!! ",
+        "Stop please",
+        "STOP 🛑",
+        "ｓｔｏｐ",
+        "REVOKE",
+        "Opt-Out.",
+    ],
 )
 def test_opt_out_keyword_suppresses_order_updates(
     runtime: Runtime, body: str, caplog: pytest.LogCaptureFixture
@@ -201,5 +251,15 @@ def test_help_answered_while_opted_out(runtime: Runtime) -> None:
 def test_stop_redelivered_confirms_once(runtime: Runtime) -> None:
     inbound(runtime, "STOP", "in-1")
     inbound(runtime, "STOP", "in-1")
-    confirmations = [k for k, _s, _b in outbound(runtime) if k == "opt_out_confirmation"]
+    confirmations = [
+        k for k, _s, _b in outbound(runtime) if k == "opt_out_confirmation"
+    ]
     assert confirmations == ["opt_out_confirmation"]
+
+
+def test_reply_after_order_update_gets_auto_reply(runtime: Runtime) -> None:
+    deliver(runtime, "d-1", order_event(OrderStatus.CONFIRMED))
+    inbound(runtime, "Thanks! When does it ship?", "in-1")
+    inbound(runtime, "Hello?", "in-2")
+    kinds = [kind for kind, _s, _b in outbound(runtime)]
+    assert kinds == ["order_update", "auto_reply"]

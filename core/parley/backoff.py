@@ -28,7 +28,9 @@ def retry_delay(
         maximum: the largest delay, in seconds.
         retry_after: what the provider asked for, in seconds, if anything.
     """
-    wait = tenacity.wait_exponential_jitter(initial=initial, max=maximum, jitter=initial)
+    wait = tenacity.wait_exponential(
+        multiplier=initial, max=maximum
+    ) + tenacity.wait_random(0, initial)
     state = tenacity.RetryCallState(retry_object=None, fn=None, args=(), kwargs={})  # type: ignore[arg-type]
     state.attempt_number = max(attempt, 1)
     delay = min(float(wait(state)), maximum)

@@ -33,14 +33,18 @@ def known_fields(loaded: LoadedConfig) -> list[str]:
 
     def register(plugin_id: str, fields: Sequence[str]) -> None:
         if isinstance(fields, str):
-            raise PluginError(f"plugin {plugin_id!r} registered fields as a string; pass a list")
-        names.extend(fields)
+            raise PluginError(
+                f"plugin {plugin_id!r} registered fields as a string; pass a list"
+            )
+        names.extend(name for name in fields if name not in names)
 
     loaded.plugin_manager.hook.register_fields(register=register)
     return names
 
 
-def check_config(loaded: LoadedConfig) -> tuple[list[TemplateIssue], list[ConfigProblem]]:
+def check_config(
+    loaded: LoadedConfig,
+) -> tuple[list[TemplateIssue], list[ConfigProblem]]:
     """Lint every template and check the names the config refers to."""
     settings = loaded.settings
     context = PluginContext(settings, loaded.plugin_manager)
@@ -56,10 +60,14 @@ def check_config(loaded: LoadedConfig) -> tuple[list[TemplateIssue], list[Config
 
 
 def _sends_sms(channels: dict[str, Channel]) -> bool:
-    return any(channel.address_kind is AddressKind.PHONE for channel in channels.values())
+    return any(
+        channel.address_kind is AddressKind.PHONE for channel in channels.values()
+    )
 
 
-def _reference_problems(settings: CoreSettings, channels: dict[str, Channel]) -> list[ConfigProblem]:
+def _reference_problems(
+    settings: CoreSettings, channels: dict[str, Channel]
+) -> list[ConfigProblem]:
     problems: list[ConfigProblem] = []
     updates = settings.order_updates
     if updates.enabled and updates.channel not in channels:

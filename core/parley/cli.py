@@ -46,21 +46,31 @@ def cli() -> None:
 
 
 @cli.command()
-@click.argument("path", default=DEFAULT_CONFIG_FILE, type=click.Path(dir_okay=False, path_type=Path))
+@click.argument(
+    "path", default=DEFAULT_CONFIG_FILE, type=click.Path(dir_okay=False, path_type=Path)
+)
 @click.option("--force", is_flag=True, help="Overwrite an existing file.")
 def init(path: Path, force: bool) -> None:
     """Write a commented starter config that runs on the sandbox channel."""
     if path.exists() and not force:
         _fail(f"{path} already exists; pass --force to overwrite it")
-    text = importlib.resources.files("parley").joinpath("starter.toml").read_text(encoding="utf-8")
+    text = (
+        importlib.resources.files("parley")
+        .joinpath("starter.toml")
+        .read_text(encoding="utf-8")
+    )
     path.write_text(text, encoding="utf-8")
     click.echo(f"wrote {path}; check it with: parley config check -c {path}")
 
 
 @cli.command()
 @click.option("-c", "--config", "config_path", default=None, help=CONFIG_OPTION_HELP)
-@click.option("--host", default=None, help="Interface to bind to; overrides [server] host.")
-@click.option("--port", default=None, type=int, help="TCP port; overrides [server] port.")
+@click.option(
+    "--host", default=None, help="Interface to bind to; overrides [server] host."
+)
+@click.option(
+    "--port", default=None, type=int, help="TCP port; overrides [server] port."
+)
 def run(config_path: str | None, host: str | None, port: int | None) -> None:
     """Run the daemon: serve webhooks, run pollers and send queued messages."""
     from parley.daemon import serve
@@ -91,7 +101,10 @@ def plugins_command(as_json: bool, config_path: str | None) -> None:
         _fail(str(err))
         return
 
-    rows = [_plugin_row(plugin, plugin.id in enabled) for plugin in installed_plugins().values()]
+    rows = [
+        _plugin_row(plugin, plugin.id in enabled)
+        for plugin in installed_plugins().values()
+    ]
     if as_json:
         click.echo(json.dumps(rows, indent=2))
         return
@@ -100,8 +113,14 @@ def plugins_command(as_json: bool, config_path: str | None) -> None:
     for column in ("id", "version", "enabled", "hooks"):
         table.add_column(column)
     for row in rows:
-        hooks = ", ".join(row["hooks"]) if not row.get("error") else f"import failed: {row['error']}"
-        table.add_row(row["id"], row["version"] or "-", "yes" if row["enabled"] else "no", hooks)
+        hooks = (
+            ", ".join(row["hooks"])
+            if not row.get("error")
+            else f"import failed: {row['error']}"
+        )
+        table.add_row(
+            row["id"], row["version"] or "-", "yes" if row["enabled"] else "no", hooks
+        )
     Console().print(table)
 
 
@@ -118,7 +137,9 @@ def _plugin_row(plugin, enabled: bool) -> dict[str, object]:  # noqa: ANN001 - I
         module = importlib.import_module(plugin.module)
         manager: pluggy.PluginManager = new_plugin_manager()
         manager.register(module, name=plugin.id)
-        row["hooks"] = sorted(caller.name for caller in manager.get_hookcallers(module) or [])
+        row["hooks"] = sorted(
+            caller.name for caller in manager.get_hookcallers(module) or []
+        )
     except Exception as err:  # noqa: BLE001 - a broken plugin is reported in its row
         row["error"] = f"{type(err).__name__}: {err}"
     return row
@@ -158,7 +179,11 @@ def config_check(config_path: str | None) -> None:
 
 
 @cli.command()
-@click.option("--keep", is_flag=True, help="Keep the demo's temporary directory and print its path.")
+@click.option(
+    "--keep",
+    is_flag=True,
+    help="Keep the demo's temporary directory and print its path.",
+)
 def demo(keep: bool) -> None:
     """Run a self-contained demo: a daemon, signed order webhooks and customer texts."""
     from parley.demo import run_demo
@@ -180,9 +205,14 @@ def _add_plugin_commands(group: click.Group) -> None:
 
 def main() -> None:
     """Entry point of the ``parley`` command."""
-    if len(sys.argv) > 1 and sys.argv[1] not in ("init", "demo", "plugins", "config", "run", "--help", "--version"):
+    if len(sys.argv) > 1 and sys.argv[1] not in (
+        "init",
+        "demo",
+        "plugins",
+        "config",
+        "run",
+        "--help",
+        "--version",
+    ):
         _add_plugin_commands(cli)
     cli()
-
-
-

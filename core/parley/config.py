@@ -22,13 +22,18 @@ from typing import Any, Literal
 
 import pluggy
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, create_model
-from pydantic_settings import BaseSettings, EnvSettingsSource, SettingsConfigDict
+from pydantic_settings import (
+    BaseSettings,
+    EnvSettingsSource,
+    SettingsConfigDict,
+    SettingsError,
+)
 from pydantic_settings.sources import PydanticBaseSettingsSource
 from pydantic_settings.sources.utils import parse_env_vars
 
 from parley.errors import ConfigError, PluginError
 from parley.models import OrderStatus
-from parley.plugins import load_plugins, parse_plugin_list
+from parley.plugins import installed_plugins, load_plugins, parse_plugin_list
 
 DEFAULT_CONFIG_FILE = "parley.toml"
 CONFIG_ENV = "PARLEY_CONFIG"
@@ -102,7 +107,10 @@ class OutboxSettings(_Section):
         gt=0,
         description="A message claimed by a worker that stopped is sent again after this.",
     )
-    batch_size: int = Field(20, ge=1)
+    batch_size: int = Field(20, ge=1, description="Messages claimed per round.")
+    concurrency: int = Field(
+        8, ge=1, le=64, description="Messages of one batch sent at the same time."
+    )
 
 
 def _default_order_templates() -> dict[OrderStatus, str]:
@@ -239,13 +247,16 @@ class LoadedConfig:
         self.path = path
 
 
-def find_config_file(path: str | os.PathLike[str] | None) -> Path | None:
+def find_config_file(
+    path: str | os.PathLike[str] | None, environ: Mapping[str, str] | None = None
+) -> Path | None:
     """Pick the config file: the argument, then ``$PARLEY_CONFIG``, then ``./parley.toml``.
 
     Raises:
         ConfigError: a file was named explicitly but does not exist.
     """
-    named = path or os.environ.get(CONFIG_ENV)
+    environ = os.environ if environ is None else environ
+    named = path or environ.get(CONFIG_ENV)
     if named:
         candidate = Path(named)
         if not candidate.is_file():
@@ -301,7 +312,7 @@ def load_config(
         PluginError: a plugin is unknown or fails to load.
     """
     environ = os.environ if environ is None else environ
-    config_path = find_config_file(path)
+    config_path = find_config_file(path, environ)
     raw = read_toml(config_path)
 
     enabled = enabled_plugins(raw, environ)
@@ -310,6 +321,7 @@ def load_config(
 
     models = collect_settings_models(manager)
     settings_class = build_settings_class(models)
+    _check_top_level_keys(raw, settings_class, config_path)
     data = {
         key: value for key, value in raw.items() if key in settings_class.model_fields
     }
@@ -318,6 +330,25 @@ def load_config(
 
     settings = _validate(settings_class, data, environ, config_path)
     return LoadedConfig(settings, manager, config_path)
+
+
+def _check_top_level_keys(
+    raw: Mapping[str, Any], settings_class: type[CoreSettings], path: Path | None
+) -> None:
+    """Reject unknown top-level keys; sections of installed, disabled plugins pass."""
+    installed = installed_plugins()
+    fields = settings_class.model_fields
+    unknown = [key for key in raw if key not in fields and key not in installed]
+    if unknown:
+        known = ", ".join(sorted(fields))
+        raise ConfigError(
+            [
+                f"{key}: unknown setting or section; known top-level keys are "
+                f"{known}, or the id of an installed plugin"
+                for key in unknown
+            ],
+            source=str(path) if path else None,
+        )
 
 
 def collect_settings_models(
@@ -366,27 +397,48 @@ def _validate(
             [_describe_error(error) for error in err.errors()],
             source=str(path) if path else None,
         ) from None
+    except SettingsError as err:
+        raise ConfigError(
+            [
+                f"environment: {err}; a PARLEY_<SECTION> variable must hold a JSON object"
+            ],
+            source=str(path) if path else None,
+        ) from None
     finally:
         _environ.reset(token)
 
 
 def _describe_error(error: Mapping[str, Any]) -> str:
-    location = ".".join(str(part) for part in error.get("loc", ())) or "(top level)"
+    loc = tuple(error.get("loc", ()))
+    location = ".".join(str(part) for part in loc) or "(top level)"
     message = error.get("msg", "invalid value")
     if error.get("type") == "extra_forbidden":
         message = "unknown setting; check the spelling against the documented keys"
     if error.get("type") == "missing":
-        env_name = ENV_PREFIX + "__".join(str(p) for p in error.get("loc", ())).upper()
-        message = f"required setting is missing; set it in the file or as {env_name}"
+        message = (
+            f"required setting is missing; set it in the file or in {_env_name(loc)}"
+        )
+    return f"{location}: {message}{_shown_input(location, error)}"
+
+
+def _env_name(loc: tuple[Any, ...]) -> str:
+    """Name the variable that can set a location; lists are set whole, as JSON."""
+    parts: list[str] = []
+    for part in loc:
+        if isinstance(part, int):
+            return ENV_PREFIX + "__".join(parts).upper() + " (a JSON list)"
+        parts.append(str(part))
+    return ENV_PREFIX + "__".join(parts).upper()
+
+
+def _shown_input(location: str, error: Mapping[str, Any]) -> str:
+    """Quote the rejected value, unless it may hold a secret or is a container."""
     value = error.get("input")
-    shown = (
-        ""
-        if _is_secretish(location) or isinstance(value, dict)
-        else f" (got {value!r})"
-    )
-    if error.get("type") == "missing":
-        shown = ""
-    return f"{location}: {message}{shown}"
+    if error.get("type") == "missing" or _is_secretish(location):
+        return ""
+    if isinstance(value, (dict, list, tuple, set)):
+        return ""
+    return f" (got {value!r})"
 
 
 def _is_secretish(location: str) -> bool:

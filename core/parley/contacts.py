@@ -105,10 +105,14 @@ class ContactDirectory:
             records.extend(answer for answer in answers if answer is not None)
         return records
 
-    def _normalized(self, merged: ContactRecord, addresses: Sequence[ChannelAddress]) -> ContactRecord:
+    def _normalized(
+        self, merged: ContactRecord, addresses: Sequence[ChannelAddress]
+    ) -> ContactRecord:
         """Store phone numbers in E.164 and emails in lower case, like addresses."""
         phone = normalize_phone(merged.phone, self.region) or _first_phone(addresses)
-        return dataclasses.replace(merged, phone=phone, email=normalize_email(merged.email))
+        return dataclasses.replace(
+            merged, phone=phone, email=normalize_email(merged.email)
+        )
 
     def resolve(
         self,
@@ -136,7 +140,9 @@ class ContactDirectory:
         else:
             records.append(_as_record(existing))
 
-        merged = self._normalized(merge_records(records, self.precedence), all_addresses)
+        merged = self._normalized(
+            merge_records(records, self.precedence), all_addresses
+        )
         merged_addresses = list(
             dict.fromkeys([*all_addresses, *record_addresses(merged, self.region)])
         )
@@ -160,7 +166,9 @@ class ContactDirectory:
 
 
 def _first_phone(addresses: Sequence[ChannelAddress]) -> str | None:
-    phones = [address.value for address in addresses if address.kind is AddressKind.PHONE]
+    phones = [
+        address.value for address in addresses if address.kind is AddressKind.PHONE
+    ]
     return phones[0] if phones else None
 
 

@@ -59,10 +59,16 @@ class Daemon:
             endpoint = self._endpoint(route.plugin_id, route.handler, route.full_path)
             routes.append(Route(route.full_path, endpoint, methods=list(route.methods)))
         for channel in self.runtime.channels.values():
-            endpoint = self._endpoint(channel.id, self._channel_handler(channel.id), f"/webhooks/{channel.id}")
+            endpoint = self._endpoint(
+                channel.id, self._channel_handler(channel.id), f"/webhooks/{channel.id}"
+            )
             methods = ["GET", "POST"]
             routes.append(Route(f"/webhooks/{channel.id}", endpoint, methods=methods))
-            routes.append(Route(f"/webhooks/{channel.id}/{{rest:path}}", endpoint, methods=methods))
+            routes.append(
+                Route(
+                    f"/webhooks/{channel.id}/{{rest:path}}", endpoint, methods=methods
+                )
+            )
         return routes
 
     async def _healthz(self, _request: Request) -> Response:
@@ -81,7 +87,10 @@ class Daemon:
             "channels": sorted(self.runtime.channels),
         }
         ready = store_ok and workers_ok
-        return JSONResponse({"status": "ready" if ready else "not ready", **body}, status_code=200 if ready else 503)
+        return JSONResponse(
+            {"status": "ready" if ready else "not ready", **body},
+            status_code=200 if ready else 503,
+        )
 
     def _endpoint(self, plugin_id: str, handler: WebhookHandler, mount: str):  # noqa: ANN202
         max_bytes = self.settings.server.max_body_bytes
@@ -90,8 +99,15 @@ class Daemon:
             try:
                 body = await _read_body(request, max_bytes)
             except BodyTooLarge:
-                logger.warning("webhook %s %s rejected: body over %d bytes", request.method, mount, max_bytes)
-                return JSONResponse({"error": f"body larger than {max_bytes} bytes"}, status_code=413)
+                logger.warning(
+                    "webhook %s %s rejected: body over %d bytes",
+                    request.method,
+                    mount,
+                    max_bytes,
+                )
+                return JSONResponse(
+                    {"error": f"body larger than {max_bytes} bytes"}, status_code=413
+                )
             except ClientDisconnect:
                 return Response(status_code=400)
 
@@ -117,8 +133,16 @@ class Daemon:
                 )
                 return JSONResponse({"error": err.reason}, status_code=err.status)
             except Exception:  # noqa: BLE001 - the daemon's outer handler logs every failure
-                logger.exception("webhook %s %s for plugin %s failed", request.method, mount, plugin_id)
-                return JSONResponse({"error": "internal error; the sender should retry"}, status_code=500)
+                logger.exception(
+                    "webhook %s %s for plugin %s failed",
+                    request.method,
+                    mount,
+                    plugin_id,
+                )
+                return JSONResponse(
+                    {"error": "internal error; the sender should retry"},
+                    status_code=500,
+                )
             return _to_response(response)
 
         return endpoint
@@ -149,7 +173,11 @@ class Daemon:
                         )
             for status in batch.statuses:
                 moved = store.apply_status(
-                    channel_id, status.provider_message_id, status.status, now, status.error_code
+                    channel_id,
+                    status.provider_message_id,
+                    status.status,
+                    now,
+                    status.error_code,
                 )
                 logger.info(
                     "status %s for provider message %s on %s %s",
@@ -167,7 +195,9 @@ class Daemon:
     @contextlib.asynccontextmanager
     async def _lifespan(self, _app: Starlette) -> AsyncIterator[None]:
         self._start_workers()
-        self.runtime.loaded.plugin_manager.hook.daemon_started(context=self.runtime.context)
+        self.runtime.loaded.plugin_manager.hook.daemon_started(
+            context=self.runtime.context
+        )
         logger.info(
             "daemon started: worker %s, channels %s, webhook routes %s",
             self.runtime.worker_id,
@@ -178,18 +208,30 @@ class Daemon:
             yield
         finally:
             self._stop_workers()
-            self.runtime.loaded.plugin_manager.hook.daemon_stopping(context=self.runtime.context)
+            self.runtime.loaded.plugin_manager.hook.daemon_stopping(
+                context=self.runtime.context
+            )
             logger.info("daemon stopped")
 
     def _start_workers(self) -> None:
         outbox = self.settings.outbox
         self.threads = [
-            worker_thread("event worker", self.runtime.event_worker.run_once, outbox.poll_interval_seconds),
-            worker_thread("outbox worker", self.runtime.outbox_worker.run_once, outbox.poll_interval_seconds),
+            worker_thread(
+                "event worker",
+                self.runtime.event_worker.run_once,
+                outbox.poll_interval_seconds,
+            ),
+            worker_thread(
+                "outbox worker",
+                self.runtime.outbox_worker.run_once,
+                outbox.poll_interval_seconds,
+            ),
         ]
         for poller in self.runtime.pollers:
             name = f"poller {poller.plugin_id}/{poller.name}"
-            self.threads.append(LoopThread(name, poller_step(poller), poller.interval_seconds))
+            self.threads.append(
+                LoopThread(name, poller_step(poller), poller.interval_seconds)
+            )
         for thread in self.threads:
             thread.start()
 
@@ -200,6 +242,7 @@ class Daemon:
         for thread in self.threads:
             if not thread.join(timeout):
                 logger.error("%s did not stop within %.0f s", thread.name, timeout)
+        self.runtime.outbox_worker.close()
 
 
 async def _read_body(request: Request, max_bytes: int) -> bytes:
@@ -219,7 +262,9 @@ async def _read_body(request: Request, max_bytes: int) -> bytes:
 def _to_response(response: WebhookResponse) -> Response:
     if isinstance(response.body, (dict, list)):
         return JSONResponse(response.body, status_code=response.status)
-    return Response(response.body, status_code=response.status, media_type=response.content_type)
+    return Response(
+        response.body, status_code=response.status, media_type=response.content_type
+    )
 
 
 @contextlib.contextmanager
@@ -234,7 +279,11 @@ def sqlite_lock(store_url: str) -> Iterator[IO[str] | None]:
         StoreError: another daemon holds the lock.
     """
     url = make_url(store_url)
-    if url.get_backend_name() != "sqlite" or not url.database or url.database == ":memory:":
+    if (
+        url.get_backend_name() != "sqlite"
+        or not url.database
+        or url.database == ":memory:"
+    ):
         yield None
         return
     lock_path = Path(url.database + ".lock")
@@ -284,10 +333,12 @@ def _exit_zero_after_signal() -> Iterator[None]:
     handlers that were installed before it started, so these no-op handlers
     absorb it; uvicorn replaces them with its own while it runs.
     """
-    stopped = {sig: signal.signal(sig, lambda *_: None) for sig in (signal.SIGTERM, signal.SIGINT)}
+    stopped = {
+        sig: signal.signal(sig, lambda *_: None)
+        for sig in (signal.SIGTERM, signal.SIGINT)
+    }
     try:
         yield
     finally:
         for sig, handler in stopped.items():
             signal.signal(sig, handler)
-

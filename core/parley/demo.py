@@ -104,10 +104,18 @@ def _demo_payload(name: str) -> bytes:
     return importlib.resources.files("parley").joinpath("demo_data", name).read_bytes()
 
 
-def shopify_step(description: str, topic: str, payload: str, secret: str, webhook_id: str | None = None) -> Step:
+def shopify_step(
+    description: str,
+    topic: str,
+    payload: str,
+    secret: str,
+    webhook_id: str | None = None,
+) -> Step:
     """Build a Shopify webhook delivery signed the way Shopify signs it."""
     body = _demo_payload(payload)
-    signature = base64.b64encode(hmac.new(secret.encode(), body, hashlib.sha256).digest()).decode()
+    signature = base64.b64encode(
+        hmac.new(secret.encode(), body, hashlib.sha256).digest()
+    ).decode()
     headers = {
         "Content-Type": "application/json",
         "X-Shopify-Topic": topic,
@@ -115,22 +123,33 @@ def shopify_step(description: str, topic: str, payload: str, secret: str, webhoo
         "X-Shopify-Shop-Domain": SHOP_DOMAIN,
         "X-Shopify-API-Version": "2026-07",
         "X-Shopify-Webhook-Id": webhook_id or str(uuid.uuid4()),
-        "X-Shopify-Triggered-At": json.loads(body).get("updated_at") or json.loads(body).get("created_at"),
+        "X-Shopify-Triggered-At": json.loads(body).get("updated_at")
+        or json.loads(body).get("created_at"),
     }
     return Step(description, "/webhooks/shopify", body, headers)
 
 
 def text_step(description: str, sender: str, text: str) -> Step:
     """Build an inbound customer text for the sandbox channel."""
-    body = json.dumps({"from": sender, "body": text, "id": f"demo-{uuid.uuid4().hex[:12]}"}).encode()
-    return Step(description, "/webhooks/sandbox", body, {"Content-Type": "application/json"})
+    body = json.dumps(
+        {"from": sender, "body": text, "id": f"demo-{uuid.uuid4().hex[:12]}"}
+    ).encode()
+    return Step(
+        description, "/webhooks/sandbox", body, {"Content-Type": "application/json"}
+    )
 
 
 def demo_steps(secret: str) -> list[Step]:
     """Return the demo's story, in order."""
     created_id = str(uuid.uuid4())
     return [
-        shopify_step("Shopify: order #1042 created (Avery)", "orders/create", "orders_create.json", secret, created_id),
+        shopify_step(
+            "Shopify: order #1042 created (Avery)",
+            "orders/create",
+            "orders_create.json",
+            secret,
+            created_id,
+        ),
         shopify_step(
             "Shopify: the same delivery again, as Shopify retries it",
             "orders/create",
@@ -138,12 +157,36 @@ def demo_steps(secret: str) -> list[Step]:
             secret,
             created_id,
         ),
-        shopify_step("Shopify: order #1042 fulfilled with UPS tracking", "orders/fulfilled", "orders_fulfilled.json", secret),
-        text_step("Avery texts the shop", "+14155550123", "Hi! Will #1042 arrive before Friday?"),
-        shopify_step("Shopify: order #1043 cancelled (Jordan)", "orders/cancelled", "orders_cancelled.json", secret),
+        shopify_step(
+            "Shopify: order #1042 fulfilled with UPS tracking",
+            "orders/fulfilled",
+            "orders_fulfilled.json",
+            secret,
+        ),
+        text_step(
+            "Avery texts the shop",
+            "+14155550123",
+            "Hi! Will #1042 arrive before Friday?",
+        ),
+        shopify_step(
+            "Shopify: order #1043 cancelled (Jordan)",
+            "orders/cancelled",
+            "orders_cancelled.json",
+            secret,
+        ),
         text_step("Jordan texts STOP", "+14155550147", "Stop please"),
-        shopify_step("Shopify: refund issued for #1043", "refunds/create", "refunds_create.json", secret),
-        shopify_step("An unsigned request pretending to be Shopify", "orders/create", "orders_create.json", "not-the-secret"),
+        shopify_step(
+            "Shopify: refund issued for #1043",
+            "refunds/create",
+            "refunds_create.json",
+            secret,
+        ),
+        shopify_step(
+            "An unsigned request pretending to be Shopify",
+            "orders/create",
+            "orders_create.json",
+            "not-the-secret",
+        ),
     ]
 
 
@@ -170,17 +213,31 @@ def _run(workdir: Path, console: Console) -> int:
     secret = secrets.token_hex(16)
     config_path = workdir / "parley.toml"
     config_path.write_text(
-        DEMO_CONFIG.format(data_dir=workdir / "data", shop=SHOP_DOMAIN, secret=secret), encoding="utf-8"
+        DEMO_CONFIG.format(data_dir=workdir / "data", shop=SHOP_DOMAIN, secret=secret),
+        encoding="utf-8",
     )
     port = free_port()
     base_url = f"http://127.0.0.1:{port}"
     log_path = workdir / "daemon.log"
 
-    console.print(Panel.fit("parley demo: a daemon on the sandbox channel, fed by signed Shopify webhooks"))
+    console.print(
+        Panel.fit(
+            "parley demo: a daemon on the sandbox channel, fed by signed Shopify webhooks"
+        )
+    )
     console.print(f"starting 'parley run' on {base_url} (log: {log_path})")
     with log_path.open("w") as log:
         process = subprocess.Popen(
-            [sys.executable, "-m", "parley", "run", "-c", str(config_path), "--port", str(port)],
+            [
+                sys.executable,
+                "-m",
+                "parley",
+                "run",
+                "-c",
+                str(config_path),
+                "--port",
+                str(port),
+            ],
             stdout=log,
             stderr=subprocess.STDOUT,
             env={**os.environ, "PARLEY_PLUGINS": "sandbox,shopify"},
@@ -191,8 +248,12 @@ def _run(workdir: Path, console: Console) -> int:
         store = Store(f"sqlite:///{workdir / 'data' / 'parley.db'}")
         with httpx.Client(base_url=base_url, timeout=10) as client:
             for step in demo_steps(secret):
-                response = client.post(step.path, content=step.body, headers=step.headers)
-                console.print(f"  {step.description}: [bold]{response.status_code}[/bold] {_short(response)}")
+                response = client.post(
+                    step.path, content=step.body, headers=step.headers
+                )
+                console.print(
+                    f"  {step.description}: [bold]{response.status_code}[/bold] {_short(response)}"
+                )
                 _wait_settled(store)
         messages = store.messages()
     finally:
@@ -214,7 +275,9 @@ def _short(response: httpx.Response) -> str:
     return json.dumps(data)[:100]
 
 
-def _wait_ready(base_url: str, process: subprocess.Popen[bytes], log_path: Path) -> None:
+def _wait_ready(
+    base_url: str, process: subprocess.Popen[bytes], log_path: Path
+) -> None:
     deadline = time.monotonic() + STARTUP_TIMEOUT_SECONDS
     while time.monotonic() < deadline:
         if process.poll() is not None:
@@ -228,7 +291,9 @@ def _wait_ready(base_url: str, process: subprocess.Popen[bytes], log_path: Path)
         except httpx.HTTPError:
             pass
         time.sleep(0.1)
-    raise ParleyError(f"the demo daemon was not ready within {STARTUP_TIMEOUT_SECONDS:.0f} s; see {log_path}")
+    raise ParleyError(
+        f"the demo daemon was not ready within {STARTUP_TIMEOUT_SECONDS:.0f} s; see {log_path}"
+    )
 
 
 def _wait_settled(store: Store) -> None:
@@ -264,7 +329,9 @@ def _print_conversations(console: Console, messages: list[MessageRecord]) -> Non
             if message.direction == "in":
                 lines.append(f"[cyan]customer >[/cyan] {message.body}")
             elif message.status == "blocked":
-                lines.append(f"[red]not sent[/red] ({message.kind}): {message.status_reason}")
+                lines.append(
+                    f"[red]not sent[/red] ({message.kind}): {message.status_reason}"
+                )
             else:
                 lines.append(f"[green]{'Harbor & Pine':>13} <[/green] {message.body}")
         title = f"conversation {conversation_id}: {mask_phone(address)} on {thread[0].channel}"
@@ -278,12 +345,18 @@ def _print_summary(console: Console, messages: list[MessageRecord]) -> None:
     table.add_column("outcome")
     table.add_column("messages", justify="right")
     table.add_column("why")
-    table.add_row("sent", str(statuses.get("sent", 0) + statuses.get("delivered", 0)), "")
+    table.add_row(
+        "sent", str(statuses.get("sent", 0) + statuses.get("delivered", 0)), ""
+    )
     reasons = Counter(m.status_reason or "" for m in outbound if m.status == "blocked")
     for reason, count in reasons.items():
         table.add_row("blocked", str(count), reason)
     for status in ("failed", "queued"):
         if statuses.get(status):
             table.add_row(status, str(statuses[status]), "")
-    table.add_row("received", str(sum(1 for m in messages if m.direction == "in")), "customer messages")
+    table.add_row(
+        "received",
+        str(sum(1 for m in messages if m.direction == "in")),
+        "customer messages",
+    )
     console.print(table)

@@ -46,7 +46,7 @@ COURTESIES = (
 )
 
 
-class KeywordKind(str, enum.Enum):
+class KeywordKind(enum.StrEnum):
     """What a keyword asks for."""
 
     OPT_OUT = "opt_out"
@@ -119,7 +119,7 @@ class KeywordSet:
 
     def _match(self, text: str, words: frozenset[str]) -> str | None:
         compact = text.replace(" ", "")
-        for word in words:
+        for word in sorted(words):
             if text == word or compact == word.replace(" ", ""):
                 return word
             if text.startswith(word + " "):

@@ -2,8 +2,8 @@
 
 Text for a terminal, or JSON lines for log collectors (``[logging]
 format = "json"``). Loggers are named after modules; plugin loggers are
-``parley.plugin.<id>`` and take their level from ``[logging]
-plugin_levels``.
+``parley.plugin.<id>``, and ``[logging] plugin_levels`` sets the level of
+that logger and of the loggers under the plugin's module.
 """
 
 from __future__ import annotations
@@ -14,8 +14,12 @@ import sys
 from datetime import UTC, datetime
 
 from parley.config import LoggingSettings
+from parley.plugins import installed_plugins
 
-_RESERVED = set(vars(logging.LogRecord("", 0, "", 0, "", None, None))) | {"message", "asctime"}
+_RESERVED = set(vars(logging.LogRecord("", 0, "", 0, "", None, None))) | {
+    "message",
+    "asctime",
+}
 
 
 class JsonFormatter(logging.Formatter):
@@ -24,7 +28,9 @@ class JsonFormatter(logging.Formatter):
     def format(self, record: logging.LogRecord) -> str:
         """Return the record as a JSON line."""
         data = {
-            "time": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds"),
+            "time": datetime.fromtimestamp(record.created, UTC).isoformat(
+                timespec="milliseconds"
+            ),
             "level": record.levelname,
             "logger": record.name,
             "message": record.getMessage(),
@@ -54,7 +60,12 @@ def configure_logging(settings: LoggingSettings | None = None) -> None:
     root.addHandler(handler)
     root.setLevel(settings.level.upper())
 
+    installed = installed_plugins()
     for plugin_id, level in settings.plugin_levels.items():
         logging.getLogger(f"parley.plugin.{plugin_id}").setLevel(level.upper())
+        plugin = installed.get(plugin_id)
+        if plugin is not None:
+            # A plugin's modules log under their own names, such as parley_shopify.webhook.
+            logging.getLogger(plugin.module).setLevel(level.upper())
     for noisy in ("uvicorn.access", "httpx", "httpcore"):
         logging.getLogger(noisy).setLevel(logging.WARNING)

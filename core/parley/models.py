@@ -15,7 +15,7 @@ from datetime import datetime
 from typing import Any
 
 
-class AddressKind(str, enum.Enum):
+class AddressKind(enum.StrEnum):
     """Kinds of channel address that identify a contact."""
 
     PHONE = "phone"
@@ -41,7 +41,7 @@ class ChannelAddress:
         object.__setattr__(self, "kind", AddressKind(self.kind))
 
 
-class OrderStatus(str, enum.Enum):
+class OrderStatus(enum.StrEnum):
     """Customer-visible states of an order, in the order they normally occur.
 
     The rank is used to keep an order from moving backwards when events
@@ -66,7 +66,7 @@ class OrderStatus(str, enum.Enum):
         return self.value.replace("_", " ")
 
 
-class Purpose(str, enum.Enum):
+class Purpose(enum.StrEnum):
     """Why a message is sent; each purpose needs a different level of consent."""
 
     CONVERSATIONAL = "conversational"
@@ -209,7 +209,7 @@ class InboundMessage:
     opt_out_type: str | None = None
 
 
-class DeliveryStatus(str, enum.Enum):
+class DeliveryStatus(enum.StrEnum):
     """Delivery states of an outbound message, in forward order."""
 
     QUEUED = "queued"

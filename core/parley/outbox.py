@@ -1,7 +1,8 @@
 """The outbox worker: sends queued messages through their channels.
 
 Each message is claimed for a lease before it is sent, so that one worker
-sends it. A transient failure puts it back with an exponential, jittered
+sends it. A claimed batch is sent by up to ``[outbox] concurrency`` threads,
+so one slow provider call does not hold up the rest. A transient failure puts it back with an exponential, jittered
 delay that honours the provider's Retry-After; a permanent failure, or
 running out of attempts, marks it failed with the reason. The send gate is
 checked again right before sending.
@@ -11,6 +12,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping
+from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 
 from parley.backoff import retry_delay
@@ -37,6 +39,9 @@ class OutboxWorker:
         self.channels = channels
         self.worker_id = worker_id
         self.gate = SendGate(self.store)
+        self._pool = ThreadPoolExecutor(
+            max_workers=self.settings.concurrency, thread_name_prefix="outbox-send"
+        )
 
     def run_once(self) -> int:
         """Send one batch of due messages; return how many were claimed."""
@@ -46,9 +51,16 @@ class OutboxWorker:
             self.context.clock(),
             self.settings.claim_timeout_seconds,
         )
-        for message in claimed:
-            self._deliver(message)
+        if len(claimed) > 1 and self.settings.concurrency > 1:
+            list(self._pool.map(self._deliver, claimed))
+        else:
+            for message in claimed:
+                self._deliver(message)
         return len(claimed)
+
+    def close(self) -> None:
+        """Wait for sends in progress and stop the send threads."""
+        self._pool.shutdown(wait=True)
 
     def _deliver(self, message: ClaimedMessage) -> None:
         channel = self.channels.get(message.channel)
@@ -59,8 +71,12 @@ class OutboxWorker:
         decision = self.gate.check(message.to, message.kind)
         if not decision.allowed:
             reason = decision.reason or "blocked"
-            self.store.mark_unsent(message.message_id, DeliveryStatus.BLOCKED, reason, self.context.clock())
-            logger.info("message %s blocked before sending: %s", message.message_id, reason)
+            self.store.mark_unsent(
+                message.message_id, DeliveryStatus.BLOCKED, reason, self.context.clock()
+            )
+            logger.info(
+                "message %s blocked before sending: %s", message.message_id, reason
+            )
             return
 
         outbound = OutboundMessage(
@@ -79,11 +95,20 @@ class OutboxWorker:
             self._handle_delivery_error(message, err)
             return
         except Exception as err:  # noqa: BLE001 - a channel bug must not stop the worker
-            logger.exception("message %s: channel %s raised unexpectedly", message.message_id, message.channel)
+            logger.exception(
+                "message %s: channel %s raised unexpectedly",
+                message.message_id,
+                message.channel,
+            )
             self._retry(message, f"{type(err).__name__}: {err}", None)
             return
 
-        self.store.mark_sent(message.message_id, result.provider_message_id, result.status, self.context.clock())
+        self.store.mark_sent(
+            message.message_id,
+            result.provider_message_id,
+            result.status,
+            self.context.clock(),
+        )
         logger.info(
             "message %s sent on %s to %s as %s (attempt %d)",
             message.message_id,
@@ -93,10 +118,16 @@ class OutboxWorker:
             message.attempts,
         )
 
-    def _handle_delivery_error(self, message: ClaimedMessage, err: DeliveryError) -> None:
+    def _handle_delivery_error(
+        self, message: ClaimedMessage, err: DeliveryError
+    ) -> None:
         if err.permanent:
             self.store.mark_unsent(
-                message.message_id, DeliveryStatus.FAILED, str(err), self.context.clock(), error_code=err.code
+                message.message_id,
+                DeliveryStatus.FAILED,
+                str(err),
+                self.context.clock(),
+                error_code=err.code,
             )
             logger.warning(
                 "message %s failed permanently on %s (code %s): %s",
@@ -108,7 +139,9 @@ class OutboxWorker:
             return
         self._retry(message, str(err), err.retry_after)
 
-    def _retry(self, message: ClaimedMessage, error: str, retry_after: float | None) -> None:
+    def _retry(
+        self, message: ClaimedMessage, error: str, retry_after: float | None
+    ) -> None:
         now = self.context.clock()
         if message.attempts >= self.settings.max_attempts:
             self.store.mark_unsent(
@@ -117,7 +150,12 @@ class OutboxWorker:
                 f"gave up after {message.attempts} attempts: {error}",
                 now,
             )
-            logger.warning("message %s failed after %d attempts: %s", message.message_id, message.attempts, error)
+            logger.warning(
+                "message %s failed after %d attempts: %s",
+                message.message_id,
+                message.attempts,
+                error,
+            )
             return
 
         delay = retry_delay(
@@ -126,7 +164,9 @@ class OutboxWorker:
             self.settings.backoff_max_seconds,
             retry_after,
         )
-        self.store.schedule_retry(message.message_id, error, now + timedelta(seconds=delay), now)
+        self.store.schedule_retry(
+            message.message_id, error, now + timedelta(seconds=delay), now
+        )
         logger.warning(
             "message %s attempt %d on %s failed: %s; retrying in %.1f s",
             message.message_id,

@@ -122,7 +122,9 @@ class EventProcessor:
             "rank": event.status.rank,
             "occurred_at": event.occurred_at.isoformat(),
         }
-        self.store.set_plugin_state(CORE_STATE, key, json.dumps(progress), now=now, conn=conn)
+        self.store.set_plugin_state(
+            CORE_STATE, key, json.dumps(progress), now=now, conn=conn
+        )
         return False
 
     def _queue_order_update(
@@ -271,7 +273,7 @@ class EventProcessor:
             plan = PlannedMessage(
                 "help", Purpose.CONVERSATIONAL, replies.help, f"help:{message_id}"
             )
-        elif created and replies.first_message:
+        elif replies.first_message and self._is_first_inbound(conversation_id, created, conn):
             plan = PlannedMessage(
                 "auto_reply",
                 Purpose.CONVERSATIONAL,
@@ -298,6 +300,14 @@ class EventProcessor:
                 now,
                 conn,
             )
+
+    def _is_first_inbound(self, conversation_id: int, created: bool, conn: Connection) -> bool:
+        """Return True for the customer's first message in a conversation.
+
+        A conversation an order update opened still gets the first-message
+        reply when the customer first writes in it.
+        """
+        return created or self.store.count_inbound(conversation_id, conn=conn) == 1
 
     def _record_consent(
         self,
@@ -340,7 +350,9 @@ class EventProcessor:
         rendered = template.render(lambda name: self._resolve(name, contact, event))
 
         if rendered.text is None:
-            reason = _render_failure(plan.template, rendered.missing, len(rendered.errors))
+            reason = _render_failure(
+                plan.template, rendered.missing, len(rendered.errors)
+            )
             self._block(
                 plan, channel_id, conversation_id, plan.template, reason, now, conn
             )

@@ -122,7 +122,7 @@ def _import_plugin(plugin_id: str, installed: Mapping[str, InstalledPlugin]) -> 
     entry = installed.get(plugin_id)
     if entry is None:
         hint = difflib.get_close_matches(plugin_id, list(installed), n=1)
-        suggestion = f"; did you mean {hint[0]!r}?" if hint else ""
+        suggestion = f"; did you mean {hint[0]!r}?" if hint else "."
         raise PluginError(
             f"unknown plugin {plugin_id!r} in [plugins] enabled or PARLEY_PLUGINS"
             f"{suggestion} Installed plugins: {_installed_list(installed)}. "

@@ -47,7 +47,8 @@ class Runtime:
         self.outbox_worker = OutboxWorker(self.context, self.channels, self.worker_id)
 
     def close(self) -> None:
-        """Release the store's connections."""
+        """Stop the send threads and release the store's connections."""
+        self.outbox_worker.close()
         self.store.close()
 
 
@@ -79,7 +80,9 @@ def collect_channels(context: PluginContext) -> dict[str, Channel]:
 
     def register(channel: Channel) -> None:
         if not isinstance(channel, Channel):
-            raise PluginError(f"register_channels got {channel!r}, which is not a parley.Channel")
+            raise PluginError(
+                f"register_channels got {channel!r}, which is not a parley.Channel"
+            )
         if channel.id in channels:
             raise PluginError(f"two plugins register a channel with id {channel.id!r}")
         channels[channel.id] = channel
@@ -88,14 +91,18 @@ def collect_channels(context: PluginContext) -> dict[str, Channel]:
     return channels
 
 
-def collect_routes(context: PluginContext, channels: dict[str, Channel]) -> list[WebhookRoute]:
+def collect_routes(
+    context: PluginContext, channels: dict[str, Channel]
+) -> list[WebhookRoute]:
     """Call ``register_webhooks`` and check for clashing paths."""
     routes: list[WebhookRoute] = []
     taken = {f"/webhooks/{channel_id}" for channel_id in channels}
 
     def register(route: WebhookRoute) -> None:
         if not isinstance(route, WebhookRoute):
-            raise PluginError(f"register_webhooks got {route!r}, which is not a parley.WebhookRoute")
+            raise PluginError(
+                f"register_webhooks got {route!r}, which is not a parley.WebhookRoute"
+            )
         if route.path and not route.path.startswith("/"):
             raise PluginError(
                 f"webhook path {route.path!r} of plugin {route.plugin_id!r} must be empty or start with '/'"
@@ -115,9 +122,15 @@ def collect_pollers(context: PluginContext) -> list[Poller]:
 
     def register(poller: Poller) -> None:
         if not isinstance(poller, Poller):
-            raise PluginError(f"register_pollers got {poller!r}, which is not a parley.Poller")
-        if any(p.plugin_id == poller.plugin_id and p.name == poller.name for p in pollers):
-            raise PluginError(f"poller {poller.plugin_id}/{poller.name} is registered twice")
+            raise PluginError(
+                f"register_pollers got {poller!r}, which is not a parley.Poller"
+            )
+        if any(
+            p.plugin_id == poller.plugin_id and p.name == poller.name for p in pollers
+        ):
+            raise PluginError(
+                f"poller {poller.plugin_id}/{poller.name} is registered twice"
+            )
         pollers.append(poller)
 
     _call_registration(context, "register_pollers", register)

@@ -106,7 +106,9 @@ class SandboxChannel(Channel):
         with self._lock:
             existing = self._sent.get(message.idempotency_key)
             if existing is not None:
-                return SendResult(provider_message_id=existing, status=DeliveryStatus.SENT)
+                return SendResult(
+                    provider_message_id=existing, status=DeliveryStatus.SENT
+                )
 
             provider_id = f"SB{uuid.uuid4().hex}"
             record = {
@@ -131,15 +133,21 @@ class SandboxChannel(Channel):
     def handle_webhook(self, request: WebhookRequest) -> InboundBatch:
         """Verify (when a secret is set) and parse one inbound JSON message."""
         if request.method != "POST" or request.path not in ("", "/"):
-            raise WebhookRejected(404, "the sandbox accepts POST /webhooks/sandbox only")
+            raise WebhookRejected(
+                404, "the sandbox accepts POST /webhooks/sandbox only"
+            )
         self._verify(request)
         data = _parse_json_object(request.body)
 
         sender = data.get("from")
         body = data.get("body")
-        if not isinstance(sender, str) or normalize_phone(sender, self.default_region) is None:
+        if (
+            not isinstance(sender, str)
+            or normalize_phone(sender, self.default_region) is None
+        ):
             raise WebhookRejected(
-                400, f"'from' must be a phone number such as +14155550123, got {sender!r}"
+                400,
+                f"'from' must be a phone number such as +14155550123, got {sender!r}",
             )
         if not isinstance(body, str) or not body.strip():
             raise WebhookRejected(400, "'body' must be a non-empty string")
@@ -156,7 +164,9 @@ class SandboxChannel(Channel):
         )
         return InboundBatch(
             messages=(message,),
-            response=WebhookResponse(200, {"status": "accepted", "id": message.provider_message_id}),
+            response=WebhookResponse(
+                200, {"status": "accepted", "id": message.provider_message_id}
+            ),
         )
 
     def _verify(self, request: WebhookRequest) -> None:
@@ -165,7 +175,9 @@ class SandboxChannel(Channel):
         given = request.headers.get(SIGNATURE_HEADER)
         if not given:
             raise SignatureError(f"missing {SIGNATURE_HEADER} header")
-        digest = hmac.new(self.secret.encode(), request.body, hashlib.sha256).hexdigest()
+        digest = hmac.new(
+            self.secret.encode(), request.body, hashlib.sha256
+        ).hexdigest()
         if not hmac.compare_digest(given, f"sha256={digest}"):
             raise SignatureError(f"invalid {SIGNATURE_HEADER}")
 
@@ -174,7 +186,9 @@ def _parse_json_object(body: bytes) -> dict[str, object]:
     try:
         data = json.loads(body)
     except (json.JSONDecodeError, UnicodeDecodeError) as err:
-        raise WebhookRejected(400, f"body is not valid JSON: {err.msg if hasattr(err, 'msg') else err}") from None
+        raise WebhookRejected(
+            400, f"body is not valid JSON: {err.msg if hasattr(err, 'msg') else err}"
+        ) from None
     if not isinstance(data, dict):
         raise WebhookRejected(400, "body must be a JSON object")
     return data
@@ -187,7 +201,9 @@ def register_settings(register: Callable[[str, type[BaseModel]], None]) -> None:
 
 
 @hookimpl
-def register_channels(register: Callable[[Channel], None], context: PluginContext) -> None:
+def register_channels(
+    register: Callable[[Channel], None], context: PluginContext
+) -> None:
     """Register the sandbox channel."""
     settings = context.settings_for(PLUGIN_ID)
     assert isinstance(settings, SandboxSettings)

@@ -60,7 +60,9 @@ class LoopThread:
                 busy = self.step()
             except Exception:  # noqa: BLE001 - the daemon's outer loop logs and goes on
                 self.failures += 1
-                logger.exception("%s failed; retrying in %.1f s", self.name, self.interval)
+                logger.exception(
+                    "%s failed; retrying in %.1f s", self.name, self.interval
+                )
                 busy = False
             if not busy:
                 self._stop.wait(self.interval)
@@ -70,7 +72,9 @@ class LoopThread:
 class EventWorker:
     """Claims stored events and processes them, retrying failures with backoff."""
 
-    def __init__(self, context: PluginContext, processor: EventProcessor, worker_id: str) -> None:
+    def __init__(
+        self, context: PluginContext, processor: EventProcessor, worker_id: str
+    ) -> None:
         self.context = context
         self.store = context.store
         self.settings = context.settings.outbox
@@ -141,7 +145,8 @@ def poller_step(poller: Poller) -> Callable[[], bool]:
     return step
 
 
-def worker_thread(name: str, run_once: Callable[[], int], interval: float) -> LoopThread:
+def worker_thread(
+    name: str, run_once: Callable[[], int], interval: float
+) -> LoopThread:
     """Build a loop thread for a worker whose ``run_once`` returns a count."""
     return LoopThread(name, lambda: run_once() > 0, interval)
-

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import sqlite3
+import time
 from collections.abc import Iterator, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -23,8 +25,10 @@ from sqlalchemy import (
     text,
     update,
 )
-from sqlalchemy.exc import IntegrityError, OperationalError, SQLAlchemyError
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import IntegrityError, OperationalError, SQLAlchemyError
 
 from parley.context import DeliveryReceipt
 from parley.errors import StoreError
@@ -77,7 +81,10 @@ class Store:
         try:
             with self.engine.begin() as conn:
                 if not self.is_sqlite:
-                    conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _MIGRATION_LOCK_KEY})
+                    conn.execute(
+                        text("SELECT pg_advisory_xact_lock(:key)"),
+                        {"key": _MIGRATION_LOCK_KEY},
+                    )
                 return migrations.migrate(conn)
         except SQLAlchemyError as err:
             raise StoreError(
@@ -133,7 +140,9 @@ class Store:
             now: the current time.
         """
         with self.transaction() as conn:
-            claimed = self._claim_delivery(conn, source, delivery_id, topic, len(events), now)
+            claimed = self._claim_delivery(
+                conn, source, delivery_id, topic, len(events), now
+            )
             if not claimed:
                 return DeliveryReceipt(duplicate_delivery=True, events_stored=0)
 
@@ -184,16 +193,20 @@ class Store:
         with self._tx(conn) as tx:
             return self._insert_ignore(tx, schema.events, values)
 
-    def _insert_ignore(self, conn: Connection, table: Any, values: Mapping[str, Any]) -> bool:
-        """Insert a row unless a unique key already exists; True when inserted."""
+    def _dialect_insert(self, table: Any) -> Any:
+        """Return the dialect's INSERT, which has ON CONFLICT clauses."""
         if self.is_sqlite:
-            from sqlalchemy.dialects.sqlite import insert as dialect_insert
-        else:
-            from sqlalchemy.dialects.postgresql import insert as dialect_insert
+            return sqlite_insert(table)
+        return postgresql_insert(table)
+
+    def _insert_ignore(
+        self, conn: Connection, table: Any, values: Mapping[str, Any]
+    ) -> bool:
+        """Insert a row unless a unique key already exists; True when inserted."""
         # RETURNING tells whether a row went in; rowcount is -1 on PostgreSQL
         # when SQLAlchemy adds RETURNING itself to fetch the primary key.
         statement = (
-            dialect_insert(table)
+            self._dialect_insert(table)
             .values(**values)
             .on_conflict_do_nothing()
             .returning(*table.primary_key.columns)
@@ -222,7 +235,11 @@ class Store:
             conn.execute(
                 update(table)
                 .where(table.c.id.in_([row.id for row in rows]))
-                .values(claimed_by=worker_id, claimed_until=until, attempts=table.c.attempts + 1)
+                .values(
+                    claimed_by=worker_id,
+                    claimed_until=until,
+                    attempts=table.c.attempts + 1,
+                )
             )
         return [
             ClaimedEvent(
@@ -236,13 +253,17 @@ class Store:
             for row in rows
         ]
 
-    def complete_event(self, event_id: int, now: datetime, conn: Connection | None = None) -> None:
+    def complete_event(
+        self, event_id: int, now: datetime, conn: Connection | None = None
+    ) -> None:
         """Mark an event processed."""
         with self._tx(conn) as tx:
             tx.execute(
                 update(schema.events)
                 .where(schema.events.c.id == event_id)
-                .values(status="done", processed_at=now, claimed_by=None, claimed_until=None)
+                .values(
+                    status="done", processed_at=now, claimed_by=None, claimed_until=None
+                )
             )
 
     def retry_event(self, event_id: int, error: str, retry_at: datetime) -> None:
@@ -277,12 +298,18 @@ class Store:
     def release_claims(self) -> None:
         """Release every claim; only safe when no other worker uses this store."""
         with self.transaction() as conn:
-            conn.execute(update(schema.events).values(claimed_by=None, claimed_until=None))
-            conn.execute(update(schema.outbox).values(claimed_by=None, claimed_until=None))
+            conn.execute(
+                update(schema.events).values(claimed_by=None, claimed_until=None)
+            )
+            conn.execute(
+                update(schema.outbox).values(claimed_by=None, claimed_until=None)
+            )
 
     # Contacts
 
-    def find_contact(self, address: ChannelAddress, conn: Connection | None = None) -> Contact | None:
+    def find_contact(
+        self, address: ChannelAddress, conn: Connection | None = None
+    ) -> Contact | None:
         """Return the contact that owns an address, or None."""
         table = schema.contact_addresses
         with self._tx(conn) as tx:
@@ -306,7 +333,9 @@ class Store:
                     return contact
         return None
 
-    def get_contact(self, contact_id: int, conn: Connection | None = None) -> Contact | None:
+    def get_contact(
+        self, contact_id: int, conn: Connection | None = None
+    ) -> Contact | None:
         """Return a contact by id, or None."""
         with self._tx(conn) as tx:
             row = tx.execute(
@@ -358,11 +387,15 @@ class Store:
         }
         with self._tx(conn) as tx:
             if contact_id is None:
-                result = tx.execute(insert(schema.contacts).values(created_at=now, **values))
+                result = tx.execute(
+                    insert(schema.contacts).values(created_at=now, **values)
+                )
                 contact_id = int(result.inserted_primary_key[0])
             else:
                 tx.execute(
-                    update(schema.contacts).where(schema.contacts.c.id == contact_id).values(**values)
+                    update(schema.contacts)
+                    .where(schema.contacts.c.id == contact_id)
+                    .values(**values)
                 )
             for address in addresses:
                 self._attach_address(tx, contact_id, address, now)
@@ -403,7 +436,12 @@ class Store:
     # Conversations and messages
 
     def open_conversation(
-        self, contact_id: int, channel: str, address: str, now: datetime, conn: Connection | None = None
+        self,
+        contact_id: int,
+        channel: str,
+        address: str,
+        now: datetime,
+        conn: Connection | None = None,
     ) -> tuple[int, bool]:
         """Return the conversation for a channel address, creating it if needed.
 
@@ -413,10 +451,14 @@ class Store:
         table = schema.conversations
         with self._tx(conn) as tx:
             existing = tx.execute(
-                select(table.c.id).where(table.c.channel == channel, table.c.address == address)
+                select(table.c.id).where(
+                    table.c.channel == channel, table.c.address == address
+                )
             ).scalar()
             if existing is not None:
-                tx.execute(update(table).where(table.c.id == existing).values(updated_at=now))
+                tx.execute(
+                    update(table).where(table.c.id == existing).values(updated_at=now)
+                )
                 return int(existing), False
 
             created = self._insert_ignore(
@@ -432,7 +474,9 @@ class Store:
                 },
             )
             conversation_id = tx.execute(
-                select(table.c.id).where(table.c.channel == channel, table.c.address == address)
+                select(table.c.id).where(
+                    table.c.channel == channel, table.c.address == address
+                )
             ).scalar_one()
             return int(conversation_id), created
 
@@ -505,7 +549,10 @@ class Store:
                 return None
             tx.execute(
                 insert(schema.outbox).values(
-                    message_id=message_id, attempts=0, next_attempt_at=now, created_at=now
+                    message_id=message_id,
+                    attempts=0,
+                    next_attempt_at=now,
+                    created_at=now,
                 )
             )
             return message_id
@@ -539,7 +586,9 @@ class Store:
         with self._tx(conn) as tx:
             return self._insert_message(tx, values)
 
-    def _insert_message(self, conn: Connection, values: Mapping[str, Any]) -> int | None:
+    def _insert_message(
+        self, conn: Connection, values: Mapping[str, Any]
+    ) -> int | None:
         if not self._insert_ignore(conn, schema.messages, values):
             return None
         return int(
@@ -550,20 +599,17 @@ class Store:
             ).scalar_one()
         )
 
-    def has_outbound(self, conversation_id: int, kind: str, conn: Connection | None = None) -> bool:
-        """Return True when the conversation has an outbound message of ``kind``."""
+    def count_inbound(self, conversation_id: int, conn: Connection | None = None) -> int:
+        """Return how many customer messages a conversation holds."""
         table = schema.messages
         with self._tx(conn) as tx:
-            found = tx.execute(
-                select(table.c.id)
-                .where(
-                    table.c.conversation_id == conversation_id,
-                    table.c.direction == "out",
-                    table.c.kind == kind,
-                )
-                .limit(1)
-            ).first()
-        return found is not None
+            return int(
+                tx.execute(
+                    select(func.count())
+                    .select_from(table)
+                    .where(table.c.conversation_id == conversation_id, table.c.direction == "in")
+                ).scalar_one()
+            )
 
     # Outbox
 
@@ -579,7 +625,12 @@ class Store:
             or_(box.c.claimed_until.is_(None), box.c.claimed_until < now),
         )
         with self.transaction() as conn:
-            query = select(box.c.message_id).where(due).order_by(box.c.next_attempt_at, box.c.message_id).limit(limit)
+            query = (
+                select(box.c.message_id)
+                .where(due)
+                .order_by(box.c.next_attempt_at, box.c.message_id)
+                .limit(limit)
+            )
             if not self.is_sqlite:
                 query = query.with_for_update(skip_locked=True)
             ids = [row.message_id for row in conn.execute(query)]
@@ -590,7 +641,11 @@ class Store:
             conn.execute(
                 update(box)
                 .where(box.c.message_id.in_(ids))
-                .values(claimed_by=worker_id, claimed_until=until, attempts=box.c.attempts + 1)
+                .values(
+                    claimed_by=worker_id,
+                    claimed_until=until,
+                    attempts=box.c.attempts + 1,
+                )
             )
             conn.execute(
                 update(msg)
@@ -628,7 +683,11 @@ class Store:
         ]
 
     def mark_sent(
-        self, message_id: int, provider_message_id: str, status: DeliveryStatus, now: datetime
+        self,
+        message_id: int,
+        provider_message_id: str,
+        status: DeliveryStatus,
+        now: datetime,
     ) -> None:
         """Record the provider's acceptance and take the message out of the outbox."""
         with self.transaction() as conn:
@@ -642,20 +701,33 @@ class Store:
                     updated_at=now,
                 )
             )
-            conn.execute(delete(schema.outbox).where(schema.outbox.c.message_id == message_id))
+            conn.execute(
+                delete(schema.outbox).where(schema.outbox.c.message_id == message_id)
+            )
 
-    def schedule_retry(self, message_id: int, error: str, retry_at: datetime, now: datetime) -> None:
+    def schedule_retry(
+        self, message_id: int, error: str, retry_at: datetime, now: datetime
+    ) -> None:
         """Put a message back in the outbox to be tried at ``retry_at``."""
         with self.transaction() as conn:
             conn.execute(
                 update(schema.outbox)
                 .where(schema.outbox.c.message_id == message_id)
-                .values(next_attempt_at=retry_at, last_error=error, claimed_by=None, claimed_until=None)
+                .values(
+                    next_attempt_at=retry_at,
+                    last_error=error,
+                    claimed_by=None,
+                    claimed_until=None,
+                )
             )
             conn.execute(
                 update(schema.messages)
                 .where(schema.messages.c.id == message_id)
-                .values(status=DeliveryStatus.QUEUED.value, status_reason=error, updated_at=now)
+                .values(
+                    status=DeliveryStatus.QUEUED.value,
+                    status_reason=error,
+                    updated_at=now,
+                )
             )
 
     def mark_unsent(
@@ -671,9 +743,16 @@ class Store:
             conn.execute(
                 update(schema.messages)
                 .where(schema.messages.c.id == message_id)
-                .values(status=status.value, status_reason=reason, error_code=error_code, updated_at=now)
+                .values(
+                    status=status.value,
+                    status_reason=reason,
+                    error_code=error_code,
+                    updated_at=now,
+                )
             )
-            conn.execute(delete(schema.outbox).where(schema.outbox.c.message_id == message_id))
+            conn.execute(
+                delete(schema.outbox).where(schema.outbox.c.message_id == message_id)
+            )
 
     def apply_status(
         self,
@@ -688,7 +767,8 @@ class Store:
         with self.transaction() as conn:
             row = conn.execute(
                 select(table.c.id, table.c.status).where(
-                    table.c.channel == channel, table.c.provider_message_id == provider_message_id
+                    table.c.channel == channel,
+                    table.c.provider_message_id == provider_message_id,
                 )
             ).first()
             if row is None:
@@ -740,7 +820,10 @@ class Store:
         with self._tx(conn) as tx:
             action = tx.execute(
                 select(table.c.action)
-                .where(table.c.address == address, table.c.action.in_(["opt_in", "opt_out"]))
+                .where(
+                    table.c.address == address,
+                    table.c.action.in_(["opt_in", "opt_out"]),
+                )
                 .order_by(table.c.id.desc())
                 .limit(1)
             ).scalar()
@@ -755,24 +838,30 @@ class Store:
         table = schema.plugin_state
         with self._tx(conn) as tx:
             return tx.execute(
-                select(table.c.value).where(table.c.plugin_id == plugin_id, table.c.key == key)
+                select(table.c.value).where(
+                    table.c.plugin_id == plugin_id, table.c.key == key
+                )
             ).scalar()
 
     def set_plugin_state(
-        self, plugin_id: str, key: str, value: str, now: datetime, conn: Connection | None = None
+        self,
+        plugin_id: str,
+        key: str,
+        value: str,
+        now: datetime,
+        conn: Connection | None = None,
     ) -> None:
-        """Store a plugin value, replacing the previous one."""
+        """Store a plugin value, replacing the previous one atomically."""
         table = schema.plugin_state
+        insert_statement = self._dialect_insert(table).values(
+            plugin_id=plugin_id, key=key, value=value, updated_at=now
+        )
+        upsert = insert_statement.on_conflict_do_update(
+            index_elements=[table.c.plugin_id, table.c.key],
+            set_={"value": value, "updated_at": now},
+        )
         with self._tx(conn) as tx:
-            updated = tx.execute(
-                update(table)
-                .where(table.c.plugin_id == plugin_id, table.c.key == key)
-                .values(value=value, updated_at=now)
-            ).rowcount
-            if not updated:
-                tx.execute(
-                    insert(table).values(plugin_id=plugin_id, key=key, value=value, updated_at=now)
-                )
+            tx.execute(upsert)
 
     # Reports
 
@@ -812,10 +901,16 @@ class Store:
         """Return row counts that tell whether work is pending."""
         with self.engine.connect() as conn:
             pending_events = conn.execute(
-                select(func.count()).select_from(schema.events).where(schema.events.c.status == "pending")
+                select(func.count())
+                .select_from(schema.events)
+                .where(schema.events.c.status == "pending")
             ).scalar_one()
-            outbox_rows = conn.execute(select(func.count()).select_from(schema.outbox)).scalar_one()
-            events_total = conn.execute(select(func.count()).select_from(schema.events)).scalar_one()
+            outbox_rows = conn.execute(
+                select(func.count()).select_from(schema.outbox)
+            ).scalar_one()
+            events_total = conn.execute(
+                select(func.count()).select_from(schema.events)
+            ).scalar_one()
             deliveries = conn.execute(
                 select(func.count()).select_from(schema.webhook_deliveries)
             ).scalar_one()
@@ -857,13 +952,34 @@ def _create_engine(url: str) -> Engine:
         ) from err
 
 
+def _enable_wal(cursor: Any, timeout: float = 30.0) -> None:
+    """Switch a SQLite database to WAL mode, waiting while another connection locks it.
+
+    Changing the journal mode of a new file does not wait on the busy
+    timeout: SQLite answers "database is locked" at once when another
+    connection holds a lock, so the pragma is retried here.
+    """
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            cursor.execute("PRAGMA journal_mode=WAL")
+            return
+        except sqlite3.OperationalError as err:
+            if "locked" not in str(err) or time.monotonic() > deadline:
+                raise
+            time.sleep(0.05)
+
+
 def _sqlite_engine(parsed: Any) -> Engine:
     database = parsed.database
     if database and database != ":memory:":
         Path(database).parent.mkdir(parents=True, exist_ok=True)
 
     engine = create_engine(
-        parsed, connect_args={"check_same_thread": False, "timeout": 30}, pool_size=8, max_overflow=8
+        parsed,
+        connect_args={"check_same_thread": False, "timeout": 30},
+        pool_size=10,
+        max_overflow=30,
     )
 
     @event.listens_for(engine, "connect")
@@ -873,7 +989,7 @@ def _sqlite_engine(parsed: Any) -> Engine:
         # instead of failing when a read lock cannot be upgraded.
         dbapi_connection.isolation_level = None
         cursor = dbapi_connection.cursor()
-        cursor.execute("PRAGMA journal_mode=WAL")
+        _enable_wal(cursor)
         cursor.execute("PRAGMA synchronous=NORMAL")
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.execute("PRAGMA busy_timeout=30000")

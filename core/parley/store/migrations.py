@@ -19,7 +19,11 @@ logger = logging.getLogger(__name__)
 
 
 def _create_initial_tables(connection: Connection) -> None:
-    tables = [table for table in schema.metadata.sorted_tables if table.name != "schema_migrations"]
+    tables = [
+        table
+        for table in schema.metadata.sorted_tables
+        if table.name != "schema_migrations"
+    ]
     schema.metadata.create_all(connection, tables=tables)
 
 
