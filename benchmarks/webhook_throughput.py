@@ -84,9 +84,12 @@ def order_bodies(count: int) -> list[bytes]:
         order["id"] = 7_000_000_000_000 + index
         order["name"] = f"#{20000 + index}"
         phone = f"+1415555{index % 10000:04d}"
+        email = f"customer{index}@example.com"
         order["phone"] = phone
+        order["email"] = order["contact_email"] = email
         if order.get("customer"):
             order["customer"]["phone"] = phone
+            order["customer"]["email"] = email
             order["customer"]["id"] = 8_000_000_000_000 + index
         bodies.append(json.dumps(order, separators=(",", ":")).encode())
     return bodies

@@ -143,13 +143,18 @@ class ContactDirectory:
         merged = self._normalized(
             merge_records(records, self.precedence), all_addresses
         )
-        merged_addresses = list(
-            dict.fromkeys([*all_addresses, *record_addresses(merged, self.region)])
-        )
+        known = set(existing.addresses) if existing else set()
+        new_addresses = [
+            address
+            for address in dict.fromkeys(
+                [*all_addresses, *record_addresses(merged, self.region)]
+            )
+            if address not in known
+        ]
         sources = {record.source: record.external_id or "" for record in records}
         contact = store.save_contact(
             merged,
-            merged_addresses,
+            new_addresses,
             now,
             contact_id=existing.id if existing else None,
             sources=sources,

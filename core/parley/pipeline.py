@@ -273,7 +273,9 @@ class EventProcessor:
             plan = PlannedMessage(
                 "help", Purpose.CONVERSATIONAL, replies.help, f"help:{message_id}"
             )
-        elif replies.first_message and self._is_first_inbound(conversation_id, created, conn):
+        elif replies.first_message and self._is_first_inbound(
+            conversation_id, created, conn
+        ):
             plan = PlannedMessage(
                 "auto_reply",
                 Purpose.CONVERSATIONAL,
@@ -301,7 +303,9 @@ class EventProcessor:
                 conn,
             )
 
-    def _is_first_inbound(self, conversation_id: int, created: bool, conn: Connection) -> bool:
+    def _is_first_inbound(
+        self, conversation_id: int, created: bool, conn: Connection
+    ) -> bool:
         """Return True for the customer's first message in a conversation.
 
         A conversation an order update opened still gets the first-message

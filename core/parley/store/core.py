@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import sqlite3
+import threading
 import time
 from collections.abc import Iterator, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
@@ -73,13 +74,24 @@ class Store:
         self.url = url
         self.engine = _create_engine(url)
         self.is_sqlite = self.engine.dialect.name == "sqlite"
+        # SQLite allows one writer at a time. Queueing this process's writers
+        # on a lock wakes the next one as soon as a commit ends, where
+        # SQLite's own busy handler would poll with sleeps of up to 100 ms.
+        # Reads use a second engine with deferred transactions, which WAL
+        # mode lets run beside the writer.
+        self._write_lock = threading.RLock() if self.is_sqlite else None
+        in_memory = self.engine.url.database in (None, "", ":memory:")
+        separate_reads = self.is_sqlite and not in_memory
+        self.read_engine = (
+            _create_engine(url, for_reads=True) if separate_reads else self.engine
+        )
 
     # Lifecycle
 
     def migrate(self) -> list[int]:
         """Apply pending migrations; return the versions applied."""
         try:
-            with self.engine.begin() as conn:
+            with self.transaction() as conn:
                 if not self.is_sqlite:
                     conn.execute(
                         text("SELECT pg_advisory_xact_lock(:key)"),
@@ -96,7 +108,7 @@ class Store:
     def ping(self) -> bool:
         """Return True when the database answers a trivial query."""
         try:
-            with self.engine.connect() as conn:
+            with self.read_engine.connect() as conn:
                 conn.execute(text("SELECT 1"))
             return True
         except SQLAlchemyError:
@@ -105,11 +117,16 @@ class Store:
     def close(self) -> None:
         """Release every pooled connection."""
         self.engine.dispose()
+        self.read_engine.dispose()
 
     @contextlib.contextmanager
     def transaction(self) -> Iterator[Connection]:
         """Open a transaction that commits on success and rolls back on error."""
-        with self.engine.begin() as conn:
+        if self._write_lock is None:
+            with self.engine.begin() as conn:
+                yield conn
+            return
+        with self._write_lock, self.engine.begin() as conn:
             yield conn
 
     @contextlib.contextmanager
@@ -117,7 +134,7 @@ class Store:
         if conn is not None:
             yield conn
             return
-        with self.engine.begin() as own:
+        with self.transaction() as own:
             yield own
 
     # Webhook deliveries and events
@@ -599,7 +616,9 @@ class Store:
             ).scalar_one()
         )
 
-    def count_inbound(self, conversation_id: int, conn: Connection | None = None) -> int:
+    def count_inbound(
+        self, conversation_id: int, conn: Connection | None = None
+    ) -> int:
         """Return how many customer messages a conversation holds."""
         table = schema.messages
         with self._tx(conn) as tx:
@@ -607,7 +626,10 @@ class Store:
                 tx.execute(
                     select(func.count())
                     .select_from(table)
-                    .where(table.c.conversation_id == conversation_id, table.c.direction == "in")
+                    .where(
+                        table.c.conversation_id == conversation_id,
+                        table.c.direction == "in",
+                    )
                 ).scalar_one()
             )
 
@@ -876,7 +898,7 @@ class Store:
         )
         if conversation_id is not None:
             query = query.where(msg.c.conversation_id == conversation_id)
-        with self.engine.connect() as conn:
+        with self.read_engine.connect() as conn:
             rows = conn.execute(query).all()
         return [
             MessageRecord(
@@ -899,7 +921,7 @@ class Store:
 
     def counts(self) -> dict[str, int]:
         """Return row counts that tell whether work is pending."""
-        with self.engine.connect() as conn:
+        with self.read_engine.connect() as conn:
             pending_events = conn.execute(
                 select(func.count())
                 .select_from(schema.events)
@@ -929,7 +951,7 @@ def _safe_url(url: str) -> str:
         return "(unparseable URL)"
 
 
-def _create_engine(url: str) -> Engine:
+def _create_engine(url: str, for_reads: bool = False) -> Engine:
     try:
         parsed = make_url(url)
     except Exception as err:
@@ -942,7 +964,7 @@ def _create_engine(url: str) -> Engine:
         parsed = parsed.set(drivername="postgresql+psycopg")
 
     if parsed.get_backend_name() == "sqlite":
-        return _sqlite_engine(parsed)
+        return _sqlite_engine(parsed, immediate=not for_reads)
     try:
         return create_engine(parsed, pool_pre_ping=True, pool_size=10, max_overflow=10)
     except Exception as err:  # noqa: BLE001 - a missing driver raises several kinds
@@ -970,7 +992,7 @@ def _enable_wal(cursor: Any, timeout: float = 30.0) -> None:
             time.sleep(0.05)
 
 
-def _sqlite_engine(parsed: Any) -> Engine:
+def _sqlite_engine(parsed: Any, immediate: bool = True) -> Engine:
     database = parsed.database
     if database and database != ":memory:":
         Path(database).parent.mkdir(parents=True, exist_ok=True)
@@ -997,7 +1019,7 @@ def _sqlite_engine(parsed: Any) -> Engine:
 
     @event.listens_for(engine, "begin")
     def _on_begin(conn: Any) -> None:
-        conn.exec_driver_sql("BEGIN IMMEDIATE")
+        conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
 
     return engine
 
