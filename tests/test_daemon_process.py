@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import base64
+import hashlib
+import hmac
 import json
 from collections.abc import Callable
 from pathlib import Path
@@ -104,3 +107,63 @@ def test_second_daemon_on_sqlite_refused(
             second.start(timeout=15)
     finally:
         first.kill()
+
+
+SHOP = "harbor-and-pine-test.myshopify.com"
+SHOP_SECRET = "daemon-process-test-secret"
+
+
+def _signed_order(webhook_id: str) -> tuple[bytes, dict[str, str]]:
+    body = json.dumps(
+        {
+            "id": 6120459210842,
+            "name": "#1042",
+            "updated_at": "2026-11-16T10:15:22-05:00",
+            "customer": {"id": 1, "first_name": "Avery", "phone": "+14155550123"},
+        }
+    ).encode()
+    digest = hmac.new(SHOP_SECRET.encode(), body, hashlib.sha256).digest()
+    headers = {
+        "Content-Type": "application/json",
+        "X-Shopify-Topic": "orders/create",
+        "X-Shopify-Hmac-Sha256": base64.b64encode(digest).decode(),
+        "X-Shopify-Shop-Domain": SHOP,
+        "X-Shopify-Webhook-Id": webhook_id,
+    }
+    return body, headers
+
+
+def test_sigkill_after_order_webhook_sends_once(
+    write_config: Callable[..., Path], tmp_path: Path
+) -> None:
+    config = write_config(
+        f'\n[sandbox]\nlatency_ms = 2500\n\n[[shopify.shops]]\ndomain = "{SHOP}"\n'
+        f'client_secret = "{SHOP_SECRET}"\n',
+        plugins=("sandbox", "shopify"),
+    )
+    data_dir = tmp_path / "data"
+    body, headers = _signed_order("webhook-1")
+    daemon = DaemonProcess(config, tmp_path / "daemon.log")
+    daemon.start()
+    store = Store(f"sqlite:///{data_dir / 'parley.db'}")
+    try:
+        assert daemon.post("/webhooks/shopify", body, headers).status_code == 200
+        wait_for(lambda: _status_of(store, "order_update") == "sending")
+        daemon.kill()
+
+        restarted = DaemonProcess(config, tmp_path / "daemon.log")
+        restarted.start()
+        assert restarted.post("/webhooks/shopify", body, headers).status_code == 200
+        wait_for(lambda: _status_of(store, "order_update") == "sent")
+        assert restarted.terminate() == 0
+        counts = store.counts()
+    finally:
+        daemon.kill()
+        store.close()
+
+    lines = _sandbox_lines(data_dir)
+    assert [line["body"] for line in lines] == [
+        "Hi Avery, thanks for your order #1042."
+    ]
+    assert counts["events"] == 1
+    assert counts["webhook_deliveries"] == 1

@@ -188,3 +188,57 @@ def test_unknown_topic_rejected_over_http(client: TestClient, runtime: Runtime) 
     assert response.status_code == 400
     assert "customers/create" in response.json()["error"]
     assert runtime.store.counts()["webhook_deliveries"] == 0
+
+
+def _nothing_stored(runtime: Runtime) -> bool:
+    counts = runtime.store.counts()
+    return counts["webhook_deliveries"] == 0 and counts["events"] == 0
+
+
+def test_invalid_json_rejected_over_http(client: TestClient, runtime: Runtime) -> None:
+    body = b'{"id": 1001, "name": "#1001",'
+    response = client.post(
+        "/webhooks/shopify", content=body, headers=signed_headers(body, "orders/create", "t-2")
+    )
+    assert response.status_code == 400
+    assert "JSON" in response.json()["error"]
+    assert _nothing_stored(runtime)
+
+
+def test_missing_webhook_id_rejected_over_http(client: TestClient, runtime: Runtime) -> None:
+    body = order_1001()
+    headers = signed_headers(body, "orders/create", "t-3")
+    del headers["X-Shopify-Webhook-Id"]
+    response = client.post("/webhooks/shopify", content=body, headers=headers)
+    assert response.status_code == 400
+    assert "X-Shopify-Webhook-Id" in response.json()["error"]
+    assert _nothing_stored(runtime)
+
+
+def test_oversized_body_rejected_over_http(client: TestClient, runtime: Runtime) -> None:
+    order = json.loads(order_1001())
+    order["note"] = "x" * 1_100_000
+    body = compact(order)
+    response = client.post(
+        "/webhooks/shopify", content=body, headers=signed_headers(body, "orders/create", "t-4")
+    )
+    assert response.status_code == 413
+    assert "larger than" in response.json()["error"]
+    assert _nothing_stored(runtime)
+
+
+def test_rejection_logs_no_personal_data(
+    client: TestClient, runtime: Runtime, caplog: pytest.LogCaptureFixture
+) -> None:
+    body = order_1001()
+    headers = signed_headers(body, "orders/create", "t-5")
+    headers["X-Shopify-Hmac-Sha256"] = "bm90IHRoZSByaWdodCBzaWduYXR1cmU="
+    client.post("/webhooks/shopify", content=body, headers=headers)
+    client.post(
+        "/webhooks/shopify", content=body, headers=signed_headers(body, "customers/create", "t-6")
+    )
+    assert "rejected with 401" in caplog.text
+    assert "rejected with 400" in caplog.text
+    assert "4155550127" not in caplog.text
+    assert "Ana" not in caplog.text
+    assert SECRET not in caplog.text
