@@ -41,7 +41,7 @@ from pathlib import Path
 
 import httpx
 
-from parley.demo import SHOP_DOMAIN, free_port
+from parley.demo import SHOP_DOMAIN, free_port, wait_ready
 
 CONFIG = """\
 data_dir = "{data_dir}"
@@ -118,25 +118,6 @@ def sent_count(path: Path) -> int:
         return sum(1 for _ in handle)
 
 
-def wait_ready(
-    url: str, process: subprocess.Popen[bytes], timeout: float = 30.0
-) -> None:
-    """Wait until the daemon answers /readyz."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise SystemExit(
-                f"daemon exited with code {process.returncode} during start-up"
-            )
-        try:
-            if httpx.get(f"{url}/readyz", timeout=1).status_code == 200:
-                return
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.1)
-    raise SystemExit("daemon not ready in time")
-
-
 def run_once(args: argparse.Namespace) -> dict[str, float]:
     """Run one measurement and return its figures."""
     workdir = Path(tempfile.mkdtemp(prefix="parley-bench-"))
@@ -162,7 +143,7 @@ def run_once(args: argparse.Namespace) -> dict[str, float]:
         env={**os.environ, "PARLEY_PLUGINS": "sandbox,shopify"},
     )
     try:
-        wait_ready(url, process)
+        wait_ready(url, process, workdir / "daemon.log")
         return _drive(
             args, url, secret, workdir / "data" / "sandbox-outbox.jsonl", process.pid
         )

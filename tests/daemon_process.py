@@ -11,7 +11,8 @@ from pathlib import Path
 
 import httpx
 
-from parley.demo import free_port
+from parley.demo import free_port, wait_ready
+from parley.errors import ParleyError
 
 
 class DaemonProcess:
@@ -44,22 +45,11 @@ class DaemonProcess:
                 stderr=subprocess.STDOUT,
                 env=self.env,
             )
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                raise AssertionError(
-                    f"daemon exited early:\n{self.log_path.read_text()}"
-                )
-            try:
-                if httpx.get(f"{self.url}/readyz", timeout=1).status_code == 200:
-                    return
-            except httpx.HTTPError:
-                pass
-            time.sleep(0.1)
-        self.kill()
-        raise AssertionError(
-            f"daemon not ready in {timeout} s:\n{self.log_path.read_text()}"
-        )
+        try:
+            wait_ready(self.url, self.process, self.log_path, timeout)
+        except ParleyError as err:
+            self.kill()
+            raise AssertionError(str(err)) from err
 
     def post(
         self, path: str, body: bytes, headers: dict[str, str] | None = None

@@ -13,7 +13,6 @@ import contextlib
 import fcntl
 import logging
 import signal
-import sys
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import IO
@@ -305,11 +304,6 @@ def sqlite_lock(store_url: str) -> Iterator[IO[str] | None]:
 
 def serve(runtime: Runtime, host: str, port: int) -> None:
     """Run the daemon until SIGTERM or SIGINT."""
-    # Request threads release the GIL on every database call. With the
-    # default 5 ms switch interval each of those waits behind the CPU-bound
-    # event worker, which made a webhook acknowledgement take about 30 ms
-    # instead of 3 ms (docs/benchmarks.md).
-    sys.setswitchinterval(0.0005)
     with sqlite_lock(runtime.context.settings.store_url) as lock:
         if lock is not None:
             runtime.store.release_claims()

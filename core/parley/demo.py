@@ -244,7 +244,7 @@ def _run(workdir: Path, console: Console) -> int:
         )
     store = None
     try:
-        _wait_ready(base_url, process, log_path)
+        wait_ready(base_url, process, log_path)
         store = Store(f"sqlite:///{workdir / 'data' / 'parley.db'}")
         with httpx.Client(base_url=base_url, timeout=10) as client:
             for step in demo_steps(secret):
@@ -275,14 +275,23 @@ def _short(response: httpx.Response) -> str:
     return json.dumps(data)[:100]
 
 
-def _wait_ready(
-    base_url: str, process: subprocess.Popen[bytes], log_path: Path
+def wait_ready(
+    base_url: str,
+    process: subprocess.Popen[bytes],
+    log_path: Path,
+    timeout: float = STARTUP_TIMEOUT_SECONDS,
 ) -> None:
-    deadline = time.monotonic() + STARTUP_TIMEOUT_SECONDS
+    """Wait until a ``parley run`` child process answers ``GET /readyz`` with 200.
+
+    Raises:
+        ParleyError: the process exited, or was not ready within ``timeout``
+            seconds; the message ends with the tail of its log.
+    """
+    deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if process.poll() is not None:
             raise ParleyError(
-                f"the demo daemon exited with code {process.returncode} before it was ready; "
+                f"the daemon exited with code {process.returncode} before it was ready; "
                 f"see {log_path}:\n{log_path.read_text()[-2000:]}"
             )
         try:
@@ -292,7 +301,8 @@ def _wait_ready(
             pass
         time.sleep(0.1)
     raise ParleyError(
-        f"the demo daemon was not ready within {STARTUP_TIMEOUT_SECONDS:.0f} s; see {log_path}"
+        f"the daemon was not ready within {timeout:.0f} s; see {log_path}:\n"
+        f"{log_path.read_text()[-2000:]}"
     )
 
 
