@@ -371,3 +371,39 @@ def test_every_hookspec_has_a_test() -> None:
     missing = [spec for spec in specs if f"def test_hook_{spec}_" not in source]
     assert specs
     assert missing == [], f"hook specs without a test here: {missing}"
+
+
+STARTER_PLUGIN = """
+from parley import StarterConfig, hookimpl
+
+
+@hookimpl
+def starter_config():
+    return StarterConfig(
+        section="[acmestarter]\\n# The API key from the Acme console.\\napi_key = \\"\\"\\n",
+        templates={"order_shipped": "Acme says {{Order Number}} shipped."},
+    )
+"""
+
+
+def test_hook_starter_config_in_init(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import tomllib
+
+    from parley.plugins import InstalledPlugin
+    from parley.starter import render_starter
+
+    (tmp_path / "acme_starter_plugin.py").write_text(STARTER_PLUGIN)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    fake = {
+        "acmestarter": InstalledPlugin("acmestarter", "acme_starter_plugin", None, None)
+    }
+    monkeypatch.setattr("parley.starter.installed_plugins", lambda: fake)
+
+    config = tomllib.loads(render_starter(["acmestarter"]))
+
+    assert config["plugins"]["enabled"] == ["sandbox", "acmestarter"]
+    assert config["acmestarter"] == {"api_key": ""}
+    assert config["templates"]["order_shipped"] == "Acme says {{Order Number}} shipped."
+    assert "order_confirmed" in config["templates"]

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
 import pytest
+import sqlalchemy
 
 from parley.models import (
     AddressKind,
@@ -263,3 +265,45 @@ def test_reply_after_order_update_gets_auto_reply(runtime: Runtime) -> None:
     inbound(runtime, "Hello?", "in-2")
     kinds = [kind for kind, _s, _b in outbound(runtime)]
     assert kinds == ["order_update", "auto_reply"]
+
+
+def test_order_without_phone_records_why(runtime: Runtime) -> None:
+    customer = ContactRecord(
+        source="teststore", first_name="Sam", email="sam@example.com"
+    )
+    deliver(runtime, "d-1", order_event(OrderStatus.CONFIRMED, customer=customer))
+    assert outbound(runtime) == []
+    [(_key, status, outcome)] = runtime.store.event_outcomes()
+    assert status == "done"
+    assert outcome == "not sent: the order has no usable address for channel sandbox"
+
+
+def test_event_consent_recorded_in_ledger(runtime: Runtime) -> None:
+    from parley.models import ConsentAction, ConsentRecord, ConsentSource, Purpose
+
+    consent = ConsentRecord(
+        address=ChannelAddress(AddressKind.PHONE, "(415) 555-0123"),
+        purpose=Purpose.INFORMATIONAL,
+        action=ConsentAction.OPT_IN,
+        source=ConsentSource.CHECKOUT,
+        occurred_at=STARTED,
+        evidence="order 1042, checkout phone field",
+        actor="teststore:harbor",
+    )
+    event = dataclasses.replace(order_event(OrderStatus.CONFIRMED), consents=(consent,))
+    deliver(runtime, "d-1", event)
+    with runtime.store.engine.connect() as conn:
+        rows = conn.execute(
+            sqlalchemy.text(
+                "SELECT address, purpose, action, source, evidence FROM consent_records"
+            )
+        ).all()
+    assert [tuple(row) for row in rows] == [
+        (
+            "+14155550123",
+            "informational",
+            "opt_in",
+            "checkout",
+            "order 1042, checkout phone field",
+        )
+    ]

@@ -419,3 +419,26 @@ def test_plugin_state_parallel_first_set(store: Store) -> None:
         assert store.get_plugin_state("shopify", key) in {
             f"page-{n}" for n in range(THREADS)
         }
+
+
+def test_migration_adds_event_outcome(store_url: str) -> None:
+    from sqlalchemy import inspect, text
+
+    store = open_store(store_url)
+    with store.transaction() as conn:
+        conn.execute(text("ALTER TABLE events DROP COLUMN outcome"))
+        conn.execute(text("DELETE FROM schema_migrations WHERE version = 2"))
+    store.close()
+
+    reopened = open_store(store_url)
+    with reopened.engine.connect() as conn:
+        columns = {column["name"] for column in inspect(conn).get_columns("events")}
+        versions = [
+            row[0]
+            for row in conn.execute(
+                text("SELECT version FROM schema_migrations ORDER BY version")
+            )
+        ]
+    reopened.close()
+    assert "outcome" in columns
+    assert versions == [1, 2]

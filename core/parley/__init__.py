@@ -23,6 +23,9 @@ from parley.hookspecs import hookimpl
 from parley.models import (
     AddressKind,
     ChannelAddress,
+    ConsentAction,
+    ConsentRecord,
+    ConsentSource,
     Contact,
     ContactRecord,
     DeliveryStatus,
@@ -35,6 +38,7 @@ from parley.models import (
     StatusUpdate,
 )
 from parley.phones import normalize_email, normalize_phone
+from parley.starter import StarterConfig
 from parley.webhooks import Headers, WebhookRequest, WebhookResponse, WebhookRoute
 
 __version__ = "0.1.0"
@@ -44,6 +48,9 @@ __all__ = [
     "Channel",
     "ChannelAddress",
     "ConfigError",
+    "ConsentAction",
+    "ConsentRecord",
+    "ConsentSource",
     "Contact",
     "ContactRecord",
     "DeliveryError",
@@ -65,6 +72,7 @@ __all__ = [
     "SendResult",
     "SignatureError",
     "SkippableSyncError",
+    "StarterConfig",
     "StatusUpdate",
     "SyncError",
     "WebhookRejected",

@@ -50,15 +50,24 @@ def cli() -> None:
     "path", default=DEFAULT_CONFIG_FILE, type=click.Path(dir_okay=False, path_type=Path)
 )
 @click.option("--force", is_flag=True, help="Overwrite an existing file.")
-def init(path: Path, force: bool) -> None:
+@click.option(
+    "--with",
+    "with_plugins",
+    multiple=True,
+    metavar="PLUGIN",
+    help="Enable an installed plugin and add its commented section; repeatable.",
+)
+def init(path: Path, force: bool, with_plugins: tuple[str, ...]) -> None:
     """Write a commented starter config that runs on the sandbox channel."""
+    from parley.starter import render_starter
+
     if path.exists() and not force:
         _fail(f"{path} already exists; pass --force to overwrite it")
-    text = (
-        importlib.resources.files("parley")
-        .joinpath("starter.toml")
-        .read_text(encoding="utf-8")
-    )
+    try:
+        text = render_starter(with_plugins)
+    except PluginError as err:
+        _fail(str(err))
+        return
     path.write_text(text, encoding="utf-8")
     click.echo(f"wrote {path}; check it with: parley config check -c {path}")
 

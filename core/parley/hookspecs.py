@@ -35,6 +35,7 @@ if TYPE_CHECKING:
         InboundMessage,
         OrderStatusEvent,
     )
+    from parley.starter import StarterConfig
     from parley.webhooks import WebhookRoute
 
 PROJECT = "parley"
@@ -131,6 +132,18 @@ def register_fields(register: Callable[[str, Sequence[str]], None]) -> None:
     Args:
         register: call ``register(plugin_id, names)`` with the field names
             as templates write them, for example ``["Loyalty Program"]``.
+    """
+
+
+@hookspec
+def starter_config() -> StarterConfig | None:
+    """Contribute the plugin's section to the starter config ``parley init`` writes.
+
+    Called by ``parley init --with <plugin id>`` for the named plugins only.
+
+    Returns:
+        The plugin's commented section and any templates it suggests, or
+        None when the plugin has nothing to add.
     """
 
 

@@ -118,6 +118,77 @@ class Contact:
     addresses: tuple[ChannelAddress, ...]
 
 
+class ConsentAction(enum.StrEnum):
+    """What a consent record says the customer did."""
+
+    OPT_IN = "opt_in"
+    OPT_OUT = "opt_out"
+    CONFIRMATION = "confirmation"
+
+
+class ConsentSource(enum.StrEnum):
+    """Where a consent record comes from."""
+
+    KEYWORD = "keyword"
+    WEB_FORM = "web_form"
+    CHECKOUT = "checkout"
+    POINT_OF_SALE = "point_of_sale"
+    PHONE_CALL = "phone_call"
+    IMPORT = "import"
+    PROVIDER_REPORT = "provider_report"
+
+
+@dataclass(frozen=True)
+class ConsentRecord:
+    """Consent a customer gave or withdrew, with its evidence.
+
+    Attributes:
+        address: the channel address the consent covers.
+        purpose: the kind of message it covers.
+        action: opt-in, opt-out or the confirmation of a double opt-in.
+        source: where the customer gave it.
+        occurred_at: when the customer gave it (timezone-aware).
+        evidence: what proves it, such as ``order 6120459210842, checkout phone
+            field`` or the disclosure text the customer saw.
+        actor: who recorded it, such as ``shopify:harbor.myshopify.com``.
+    """
+
+    address: ChannelAddress
+    purpose: Purpose
+    action: ConsentAction
+    source: ConsentSource
+    occurred_at: datetime
+    evidence: str
+    actor: str
+
+    def to_json(self) -> dict[str, Any]:
+        """Return the record as JSON-compatible data."""
+        return {
+            "address": {"kind": self.address.kind.value, "value": self.address.value},
+            "purpose": self.purpose.value,
+            "action": self.action.value,
+            "source": self.source.value,
+            "occurred_at": self.occurred_at.isoformat(),
+            "evidence": self.evidence,
+            "actor": self.actor,
+        }
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> ConsentRecord:
+        """Rebuild a record from :meth:`to_json` output."""
+        return cls(
+            address=ChannelAddress(
+                AddressKind(data["address"]["kind"]), data["address"]["value"]
+            ),
+            purpose=Purpose(data["purpose"]),
+            action=ConsentAction(data["action"]),
+            source=ConsentSource(data["source"]),
+            occurred_at=datetime.fromisoformat(data["occurred_at"]),
+            evidence=data["evidence"],
+            actor=data["actor"],
+        )
+
+
 @dataclass(frozen=True)
 class OrderStatusEvent:
     """A store reports that an order reached a customer-visible status.
@@ -136,6 +207,9 @@ class OrderStatusEvent:
         customer: what the order says about its customer.
         fields: order values for templates, keyed by field name
             (``Order Number``, ``Tracking URL``, ``Carrier``).
+        consents: consent the order carries, such as a phone number given at
+            checkout; the core appends them to the consent ledger when it
+            processes the event.
     """
 
     source: str
@@ -147,10 +221,12 @@ class OrderStatusEvent:
     dedupe_key: str
     customer: ContactRecord
     fields: Mapping[str, str] = field(default_factory=dict)
+    consents: tuple[ConsentRecord, ...] = ()
 
     def to_json(self) -> dict[str, Any]:
         """Return the event as JSON-compatible data for the event queue."""
         data = dataclasses.asdict(self)
+        data["consents"] = [consent.to_json() for consent in self.consents]
         data["status"] = self.status.value
         data["occurred_at"] = self.occurred_at.isoformat()
         data["customer"]["addresses"] = [
@@ -178,6 +254,9 @@ class OrderStatusEvent:
             dedupe_key=data["dedupe_key"],
             customer=ContactRecord(**customer),
             fields=dict(data.get("fields", {})),
+            consents=tuple(
+                ConsentRecord.from_json(c) for c in data.get("consents", [])
+            ),
         )
 
 

@@ -85,11 +85,38 @@ class EventProcessor:
         )
 
         with self.store.transaction() as conn:
+            self._record_event_consents(event, contact, now, conn)
             if self._is_stale(event, now, conn):
-                self.store.complete_event(claimed.id, now, conn=conn)
-                return
-            self._queue_order_update(event, contact, now, conn)
-            self.store.complete_event(claimed.id, now, conn=conn)
+                outcome = "skipped: older than the order's latest processed status"
+            else:
+                outcome = self._queue_order_update(event, contact, now, conn)
+            self.store.complete_event(claimed.id, now, conn=conn, outcome=outcome)
+
+    def _record_event_consents(
+        self, event: OrderStatusEvent, contact: Contact, now: datetime, conn: Connection
+    ) -> None:
+        region = self.settings.contacts.default_region
+        for consent in event.consents:
+            address = normalize_address(consent.address, region)
+            if address is None:
+                logger.warning(
+                    "order %s: consent for an invalid %s address not recorded",
+                    event.order_id,
+                    consent.address.kind.value,
+                )
+                continue
+            self.store.add_consent(
+                channel="*",
+                address=address.value,
+                purpose=consent.purpose.value,
+                action=consent.action.value,
+                source=consent.source.value,
+                actor=consent.actor,
+                evidence=consent.evidence,
+                now=consent.occurred_at,
+                contact_id=contact.id,
+                conn=conn,
+            )
 
     def _is_stale(
         self, event: OrderStatusEvent, now: datetime, conn: Connection
@@ -129,7 +156,8 @@ class EventProcessor:
 
     def _queue_order_update(
         self, event: OrderStatusEvent, contact: Contact, now: datetime, conn: Connection
-    ) -> None:
+    ) -> str:
+        """Queue or block the update for an order event; return what happened."""
         updates = self.settings.order_updates
         template_name = updates.templates.get(event.status)
         if (
@@ -142,7 +170,7 @@ class EventProcessor:
                 event.order_id,
                 event.status.value,
             )
-            return
+            return f"not sent: no template for status {event.status.value}"
 
         plan = PlannedMessage(
             kind="order_update",
@@ -159,13 +187,14 @@ class EventProcessor:
                 contact.id,
                 channel_id,
             )
-            return
+            return f"not sent: the order has no usable address for channel {channel_id}"
         conversation_id, _ = self.store.open_conversation(
             contact.id, channel_id, address, now, conn=conn
         )
         self._queue(
             plan, contact, event, channel_id, address, conversation_id, now, conn
         )
+        return f"order update for conversation {conversation_id}"
 
     def _address_for(self, contact: Contact, channel_id: str) -> str | None:
         channel = self.channels.get(channel_id)

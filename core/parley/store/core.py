@@ -271,17 +271,36 @@ class Store:
         ]
 
     def complete_event(
-        self, event_id: int, now: datetime, conn: Connection | None = None
+        self,
+        event_id: int,
+        now: datetime,
+        conn: Connection | None = None,
+        outcome: str | None = None,
     ) -> None:
-        """Mark an event processed."""
+        """Mark an event processed, with what came of it."""
         with self._tx(conn) as tx:
             tx.execute(
                 update(schema.events)
                 .where(schema.events.c.id == event_id)
                 .values(
-                    status="done", processed_at=now, claimed_by=None, claimed_until=None
+                    status="done",
+                    processed_at=now,
+                    outcome=outcome,
+                    claimed_by=None,
+                    claimed_until=None,
                 )
             )
+
+    def event_outcomes(self) -> list[tuple[str, str, str | None]]:
+        """Return ``(dedupe_key, status, outcome)`` of every event, oldest first."""
+        table = schema.events
+        with self.read_engine.connect() as conn:
+            rows = conn.execute(
+                select(table.c.dedupe_key, table.c.status, table.c.outcome).order_by(
+                    table.c.id
+                )
+            ).all()
+        return [(row.dedupe_key, row.status, row.outcome) for row in rows]
 
     def retry_event(self, event_id: int, error: str, retry_at: datetime) -> None:
         """Release an event to be tried again at ``retry_at``."""

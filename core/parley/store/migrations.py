@@ -11,7 +11,7 @@ import logging
 from collections.abc import Callable
 from datetime import UTC, datetime
 
-from sqlalchemy import Connection, select
+from sqlalchemy import Connection, inspect, select, text
 
 from parley.store import schema
 
@@ -19,6 +19,8 @@ logger = logging.getLogger(__name__)
 
 
 def _create_initial_tables(connection: Connection) -> None:
+    # Creates the tables as the schema module describes them today, so later
+    # migrations check whether their change is already there.
     tables = [
         table
         for table in schema.metadata.sorted_tables
@@ -27,8 +29,15 @@ def _create_initial_tables(connection: Connection) -> None:
     schema.metadata.create_all(connection, tables=tables)
 
 
+def _add_event_outcome(connection: Connection) -> None:
+    columns = {column["name"] for column in inspect(connection).get_columns("events")}
+    if "outcome" not in columns:
+        connection.execute(text("ALTER TABLE events ADD COLUMN outcome TEXT"))
+
+
 MIGRATIONS: list[tuple[int, str, Callable[[Connection], None]]] = [
     (1, "initial tables", _create_initial_tables),
+    (2, "events.outcome", _add_event_outcome),
 ]
 
 

@@ -137,6 +137,8 @@ events = Table(
     Column("last_error", Text),
     Column("received_at", Timestamp, nullable=False),
     Column("processed_at", Timestamp),
+    # Added by migration 2: what processing the event led to, for audits.
+    Column("outcome", Text),
     UniqueConstraint("dedupe_key", name="uq_events_dedupe_key"),
     Index("ix_events_due", "status", "next_attempt_at"),
 )
