@@ -26,7 +26,7 @@ test-fast: $(STAMP)
 	$(BIN)/python -m pytest -m "not slow"
 
 lint: $(STAMP)
-	$(BIN)/python -m pip install --quiet ruff
+	$(BIN)/python -m pip install --quiet "ruff==0.17.6"
 	$(BIN)/ruff check core plugins tests
 	$(BIN)/ruff format --check core plugins tests
 

@@ -78,13 +78,17 @@ def _reference_problems(
                 f"enabled channels: {', '.join(sorted(channels)) or '(none)'}",
             )
         )
+    explicit = "templates" in updates.model_fields_set
     for status, template in updates.templates.items():
         if template not in settings.templates:
+            # A default mapping without its template sends nothing for that
+            # status; a mapping the user wrote is expected to exist.
             problems.append(
                 ConfigProblem(
-                    "info",
+                    "error" if explicit else "info",
                     f"order_updates.templates.{status.value}: template {template!r} is not "
-                    "defined, so this status sends no message",
+                    "defined in [templates], so this status sends no message"
+                    + ("; define it or remove the mapping" if explicit else ""),
                 )
             )
 

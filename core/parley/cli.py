@@ -9,6 +9,7 @@ import logging
 import os
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 import pluggy
@@ -20,6 +21,10 @@ from parley.config import DEFAULT_CONFIG_FILE, LoadedConfig, load_config
 from parley.errors import ConfigError, ParleyError, PluginError
 from parley.logs import configure_logging
 from parley.plugins import installed_plugins, new_plugin_manager
+
+if TYPE_CHECKING:
+    from parley.checks import ConfigProblem
+    from parley.templates import TemplateIssue
 
 logger = logging.getLogger(__name__)
 
@@ -78,22 +83,44 @@ def init(path: Path, force: bool, with_plugins: tuple[str, ...]) -> None:
     "--host", default=None, help="Interface to bind to; overrides [server] host."
 )
 @click.option(
-    "--port", default=None, type=int, help="TCP port; overrides [server] port."
+    "--port",
+    default=None,
+    type=click.IntRange(0, 65535),
+    help="TCP port, 0 to 65535; overrides [server] port.",
 )
 def run(config_path: str | None, host: str | None, port: int | None) -> None:
     """Run the daemon: serve webhooks, run pollers and send queued messages."""
+    from parley.checks import check_config
     from parley.daemon import serve
     from parley.runtime import build_runtime
 
     loaded = _load(config_path)
     configure_logging(loaded.settings.logging)
+    if loaded.path is None:
+        logger.warning(
+            "no config file found (-c, $PARLEY_CONFIG or ./parley.toml); running on "
+            "defaults with no templates. Create one with 'parley init'."
+        )
+    _refuse_config_errors(check_config(loaded))
+
     server = loaded.settings.server
     try:
         runtime = build_runtime(loaded)
         serve(runtime, host or server.host, server.port if port is None else port)
     except ParleyError as err:
-        logger.error("daemon failed to start: %s", err)
-        _fail(str(err))
+        _fail(f"daemon failed to start: {err}")
+
+
+def _refuse_config_errors(
+    found: tuple[list[TemplateIssue], list[ConfigProblem]],
+) -> None:
+    """Stop start-up on template and reference errors, which would block every send."""
+    issues, problems = found
+    errors = [issue.message for issue in issues if issue.severity == "error"]
+    errors += [problem.message for problem in problems if problem.severity == "error"]
+    if errors:
+        listed = "\n".join(f"  - {message}" for message in errors)
+        _fail(f"the configuration has errors; fix them, then start again:\n{listed}")
 
 
 @cli.command("plugins")
@@ -207,21 +234,19 @@ def _add_plugin_commands(group: click.Group) -> None:
     """Let enabled plugins add commands; a broken config only skips them."""
     try:
         loaded = load_config(None)
-    except ParleyError:
+    except ParleyError as err:
+        logger.debug("plugin commands not loaded: %s", err)
         return
     loaded.plugin_manager.hook.register_commands(cli=group)
 
 
+# Built-in commands run without loading the config for plugin commands, so a
+# broken config never stops 'parley init' or 'parley config check'.
+_BUILT_IN = ("init", "demo", "plugins", "config", "run", "explain", "--version")
+
+
 def main() -> None:
     """Entry point of the ``parley`` command."""
-    if len(sys.argv) > 1 and sys.argv[1] not in (
-        "init",
-        "demo",
-        "plugins",
-        "config",
-        "run",
-        "--help",
-        "--version",
-    ):
+    if len(sys.argv) < 2 or sys.argv[1] not in _BUILT_IN:
         _add_plugin_commands(cli)
     cli()

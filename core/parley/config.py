@@ -14,14 +14,24 @@ is reported at once with its key path.
 from __future__ import annotations
 
 import os
+import re
 import tomllib
 from collections.abc import Mapping
 from contextvars import ContextVar
 from pathlib import Path
 from typing import Any, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+import phonenumbers
 import pluggy
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, create_model
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    create_model,
+    field_validator,
+)
 from pydantic_settings import (
     BaseSettings,
     EnvSettingsSource,
@@ -38,6 +48,10 @@ from parley.plugins import installed_plugins, load_plugins, parse_plugin_list
 DEFAULT_CONFIG_FILE = "parley.toml"
 CONFIG_ENV = "PARLEY_CONFIG"
 PLUGINS_ENV = "PARLEY_PLUGINS"
+# PARLEY_* variables read outside the settings model.
+_OWN_VARIABLES = frozenset(
+    {"PARLEY_PLUGINS", "PARLEY_CONFIG", "PARLEY_TRACE", "PARLEY_TEST_DATABASE_URL"}
+)
 ENV_PREFIX = "PARLEY_"
 
 
@@ -72,6 +86,19 @@ class StoreSettings(_Section):
         "empty means a SQLite file parley.db in the data directory.",
     )
 
+    @field_validator("url")
+    @classmethod
+    def _check_url(cls, value: str | None) -> str | None:
+        if not value:
+            return None
+        scheme = value.split(":", 1)[0].split("+", 1)[0].lower()
+        if scheme not in ("sqlite", "postgresql", "postgres"):
+            raise ValueError(
+                f"unsupported store URL scheme {scheme!r}; use sqlite:///path/to/parley.db "
+                "or postgresql://user@host:5432/dbname"
+            )
+        return value
+
 
 class PluginsSettings(_Section):
     """``[plugins]``: which installed plugins run."""
@@ -93,6 +120,16 @@ class ContactsSettings(_Section):
         max_length=2,
         description="ISO country code for phone numbers written without +country.",
     )
+
+    @field_validator("default_region")
+    @classmethod
+    def _check_region(cls, value: str) -> str:
+        region = value.upper()
+        if region not in phonenumbers.SUPPORTED_REGIONS:
+            raise ValueError(
+                f"unknown region {value!r}; use an ISO 3166 country code such as US or GB"
+            )
+        return region
 
 
 class OutboxSettings(_Section):
@@ -143,11 +180,36 @@ class RepliesSettings(_Section):
     help: str = Field("help", description="Template answering HELP or INFO.")
 
 
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+
+
+def _check_zone(value: str) -> str:
+    try:
+        ZoneInfo(value)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ValueError(
+            f"unknown time zone {value!r}; use an IANA name such as America/Los_Angeles"
+        ) from None
+    return value
+
+
+def _check_level(value: str) -> str:
+    if value.upper() not in LOG_LEVELS:
+        raise ValueError(
+            f"unknown log level {value!r}; use one of {', '.join(LOG_LEVELS)}"
+        )
+    return value.upper()
+
+
 class BusinessSettings(_Section):
     """``[business]``: facts about the business used in templates."""
 
-    name: str = Field("Our shop", description="Resolves {{Business Name}}.")
+    name: str = Field(
+        "Our shop", min_length=1, description="Resolves {{Business Name}}."
+    )
     time_zone: str = Field("America/Los_Angeles", description="IANA time zone.")
+
+    check_zone = field_validator("time_zone")(_check_zone)
 
 
 class LoggingSettings(_Section):
@@ -158,6 +220,13 @@ class LoggingSettings(_Section):
     plugin_levels: dict[str, str] = Field(
         default_factory=dict, description="Level per plugin id."
     )
+
+    check_level = field_validator("level")(_check_level)
+
+    @field_validator("plugin_levels")
+    @classmethod
+    def _check_plugin_levels(cls, value: dict[str, str]) -> dict[str, str]:
+        return {plugin_id: _check_level(level) for plugin_id, level in value.items()}
 
 
 class CoreSettings(BaseSettings):
@@ -328,7 +397,13 @@ def load_config(
     for plugin_id in models:
         data.setdefault(plugin_id, {})
 
+    _check_environment(environ, settings_class)
     settings = _validate(settings_class, data, environ, config_path)
+    if config_path is not None and not settings.data_dir.is_absolute():
+        # A relative data_dir is relative to the config file, not to the
+        # directory the daemon happens to start in.
+        data_dir = config_path.resolve().parent / settings.data_dir
+        settings = settings.model_copy(update={"data_dir": data_dir})
     return LoadedConfig(settings, manager, config_path)
 
 
@@ -394,18 +469,51 @@ def _validate(
         return settings_class(**data)
     except ValidationError as err:
         raise ConfigError(
-            [_describe_error(error) for error in err.errors()],
-            source=str(path) if path else None,
+            [_describe_error(error) for error in err.errors()], source=_source(path)
         ) from None
     except SettingsError as err:
-        raise ConfigError(
-            [
-                f"environment: {err}; a PARLEY_<SECTION> variable must hold a JSON object"
-            ],
-            source=str(path) if path else None,
-        ) from None
+        raise ConfigError([_describe_env_error(err)], source=_source(path)) from None
     finally:
         _environ.reset(token)
+
+
+def _source(path: Path | None) -> str:
+    where = str(path) if path else "the defaults"
+    return f"{where} or PARLEY_* environment variables"
+
+
+def _describe_env_error(err: SettingsError) -> str:
+    """Name the environment variable whose value is not valid JSON."""
+    match = re.search(r'field "([^"]+)"', str(err))
+    variable = ENV_PREFIX + match.group(1).upper() if match else "a PARLEY_* variable"
+    return (
+        f"{variable}: the value is not valid JSON; a section takes a JSON object and a "
+        'list setting a JSON list, with double quotes, such as [{"domain": "x.myshopify.com"}]'
+    )
+
+
+def _check_environment(
+    environ: Mapping[str, str], settings_class: type[CoreSettings]
+) -> None:
+    """Reject PARLEY_* variables that name no setting, such as a misspelled section."""
+    known = {name.upper() for name in settings_class.model_fields}
+    unknown = []
+    for name in environ:
+        upper = name.upper()
+        if not upper.startswith(ENV_PREFIX) or upper in _OWN_VARIABLES:
+            continue
+        section = upper[len(ENV_PREFIX) :].split("__", 1)[0]
+        if section not in known:
+            unknown.append(name)
+    if unknown:
+        raise ConfigError(
+            [
+                f"{name}: no setting has this name; sections are "
+                f"{', '.join(sorted(settings_class.model_fields))}, and nested keys are "
+                "joined with a double underscore, as in PARLEY_SERVER__PORT"
+                for name in sorted(unknown)
+            ]
+        )
 
 
 def _describe_error(error: Mapping[str, Any]) -> str:

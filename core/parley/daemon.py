@@ -13,6 +13,7 @@ import contextlib
 import fcntl
 import logging
 import signal
+import time
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import IO
@@ -69,7 +70,36 @@ class Daemon:
                     f"/webhooks/{channel.id}/{{rest:path}}", endpoint, methods=methods
                 )
             )
+        routes.append(
+            Route("/webhooks/{rest:path}", self._no_route, methods=["GET", "POST"])
+        )
         return routes
+
+    async def _no_route(self, request: Request) -> Response:
+        for route in self.runtime.routes:
+            if route.full_path == request.url.path:
+                allowed = ", ".join(route.methods)
+                return JSONResponse(
+                    {"error": f"{request.method} is not allowed here; use {allowed}"},
+                    status_code=405,
+                    headers={"Allow": allowed},
+                )
+        served = sorted(
+            {route.full_path for route in self.runtime.routes}
+            | {f"/webhooks/{channel_id}" for channel_id in self.runtime.channels}
+        )
+        logger.warning(
+            "webhook %s %s: no enabled plugin serves this path",
+            request.method,
+            request.url.path,
+        )
+        return JSONResponse(
+            {
+                "error": f"no enabled plugin serves {request.url.path}; enable the plugin "
+                f"in [plugins] enabled. Served webhook paths: {', '.join(served) or '(none)'}"
+            },
+            status_code=404,
+        )
 
     async def _healthz(self, _request: Request) -> Response:
         return JSONResponse({"status": "alive"})
@@ -198,12 +228,15 @@ class Daemon:
         self.runtime.loaded.plugin_manager.hook.daemon_started(
             context=self.runtime.context
         )
+        served = [route.full_path for route in self.runtime.routes]
+        served += [f"/webhooks/{channel_id}" for channel_id in self.runtime.channels]
         logger.info(
-            "daemon started: worker %s, channels %s, webhook routes %s",
+            "daemon started: worker %s, channels %s, webhook paths %s",
             self.runtime.worker_id,
             ", ".join(sorted(self.runtime.channels)) or "(none)",
-            ", ".join(route.full_path for route in self.runtime.routes) or "(none)",
+            ", ".join(sorted(served)) or "(none)",
         )
+
         try:
             yield
         finally:
@@ -239,8 +272,9 @@ class Daemon:
         for thread in self.threads:
             thread.stop()
         timeout = self.settings.server.shutdown_timeout_seconds
+        deadline = time.monotonic() + timeout
         for thread in self.threads:
-            if not thread.join(timeout):
+            if not thread.join(max(deadline - time.monotonic(), 0.0)):
                 logger.error("%s did not stop within %.0f s", thread.name, timeout)
         self.runtime.outbox_worker.close()
 
@@ -318,7 +352,6 @@ def serve(runtime: Runtime, host: str, port: int) -> None:
             timeout_graceful_shutdown=runtime.context.settings.server.shutdown_timeout_seconds,
         )
         server = uvicorn.Server(config)
-        logger.info("listening on http://%s:%d", host, port)
         with _exit_zero_after_signal():
             server.run()
         runtime.close()

@@ -11,6 +11,7 @@ the customer saw it, then a summary of what was sent and blocked.
 from __future__ import annotations
 
 import base64
+import dataclasses
 import hashlib
 import hmac
 import importlib.resources
@@ -91,6 +92,7 @@ class Step:
     path: str
     body: bytes
     headers: dict[str, str]
+    expected_status: int = 200
 
 
 def free_port() -> int:
@@ -181,11 +183,14 @@ def demo_steps(secret: str) -> list[Step]:
             "refunds_create.json",
             secret,
         ),
-        shopify_step(
-            "An unsigned request pretending to be Shopify",
-            "orders/create",
-            "orders_create.json",
-            "not-the-secret",
+        dataclasses.replace(
+            shopify_step(
+                "An unsigned request pretending to be Shopify",
+                "orders/create",
+                "orders_create.json",
+                "not-the-secret",
+            ),
+            expected_status=401,
         ),
     ]
 
@@ -225,7 +230,10 @@ def _run(workdir: Path, console: Console) -> int:
             "parley demo: a daemon on the sandbox channel, fed by signed Shopify webhooks"
         )
     )
-    console.print(f"starting 'parley run' on {base_url} (log: {log_path})")
+    console.print(
+        f"starting 'parley run' on {base_url} (log: {log_path}; "
+        "'parley demo --keep' keeps it after the demo)"
+    )
     with log_path.open("w") as log:
         process = subprocess.Popen(
             [
@@ -240,17 +248,19 @@ def _run(workdir: Path, console: Console) -> int:
             ],
             stdout=log,
             stderr=subprocess.STDOUT,
-            env={**os.environ, "PARLEY_PLUGINS": "sandbox,shopify"},
+            env=_demo_environment(),
         )
     store = None
     try:
         wait_ready(base_url, process, log_path)
         store = Store(f"sqlite:///{workdir / 'data' / 'parley.db'}")
+        unexpected = 0
         with httpx.Client(base_url=base_url, timeout=10) as client:
             for step in demo_steps(secret):
                 response = client.post(
                     step.path, content=step.body, headers=step.headers
                 )
+                unexpected += response.status_code != step.expected_status
                 console.print(
                     f"  {step.description}: [bold]{response.status_code}[/bold] {_short(response)}"
                 )
@@ -264,15 +274,33 @@ def _run(workdir: Path, console: Console) -> int:
     console.print(f"daemon stopped with exit code {exit_code}")
     _print_conversations(console, messages)
     _print_summary(console, messages)
-    return 0 if exit_code == 0 else 1
+    if unexpected:
+        console.print(
+            f"[red]{unexpected} step(s) got an unexpected status; see {log_path}[/red]"
+        )
+    return 0 if exit_code == 0 and not unexpected else 1
+
+
+def _demo_environment() -> dict[str, str]:
+    """Return the environment for the demo's daemon, without the user's PARLEY_* settings.
+
+    The demo must never write into the user's own store or pick up their
+    credentials, so every PARLEY_* variable is dropped.
+    """
+    env = {
+        key: value
+        for key, value in os.environ.items()
+        if not key.upper().startswith("PARLEY_")
+    }
+    env["PARLEY_PLUGINS"] = "sandbox,shopify"
+    return env
 
 
 def _short(response: httpx.Response) -> str:
     try:
-        data = response.json()
+        return json.dumps(response.json())
     except ValueError:
-        return response.text[:80]
-    return json.dumps(data)[:100]
+        return response.text
 
 
 def wait_ready(

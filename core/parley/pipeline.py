@@ -386,8 +386,17 @@ class EventProcessor:
             reason = _render_failure(
                 plan.template, rendered.missing, len(rendered.errors)
             )
+            # A template problem blocks every message of its kind, so it is
+            # logged as a warning for the operator to fix.
             self._block(
-                plan, channel_id, conversation_id, plan.template, reason, now, conn
+                plan,
+                channel_id,
+                conversation_id,
+                plan.template,
+                reason,
+                now,
+                conn,
+                level=logging.WARNING,
             )
             return
 
@@ -438,6 +447,7 @@ class EventProcessor:
         reason: str,
         now: datetime,
         conn: Connection,
+        level: int = logging.INFO,
     ) -> None:
         message_id = self.store.record_blocked(
             conversation_id,
@@ -451,7 +461,8 @@ class EventProcessor:
             conn=conn,
         )
         if message_id is not None:
-            logger.info(
+            logger.log(
+                level,
                 "message %s (%s) in conversation %s blocked: %s",
                 message_id,
                 plan.kind,

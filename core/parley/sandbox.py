@@ -132,15 +132,20 @@ class SandboxChannel(Channel):
 
     def handle_webhook(self, request: WebhookRequest) -> InboundBatch:
         """Verify (when a secret is set) and parse one inbound JSON message."""
-        if request.method != "POST" or request.path not in ("", "/"):
-            raise WebhookRejected(
-                404, "the sandbox accepts POST /webhooks/sandbox only"
-            )
+        if request.path not in ("", "/"):
+            raise WebhookRejected(404, "the sandbox serves POST /webhooks/sandbox only")
+        if request.method != "POST":
+            raise WebhookRejected(405, "the sandbox accepts POST only")
         self._verify(request)
         data = _parse_json_object(request.body)
 
         sender = data.get("from")
         body = data.get("body")
+        if sender is None:
+            raise WebhookRejected(
+                400,
+                "'from' is missing; send the customer's number, such as +14155550123",
+            )
         if (
             not isinstance(sender, str)
             or normalize_phone(sender, self.default_region) is None

@@ -25,7 +25,7 @@ DEFAULT_TEMPLATES: dict[str, str] = {
         "Hi {{First Name | there}}, thanks for your order {{Order Number}} at {{Business Name}}. We'll text you when it ships."
     ),
     "order_shipped": (
-        "Hi {{First Name | there}}, your order {{Order Number}} has shipped. Track it here: {{Tracking URL | our website}}"
+        "Hi {{First Name | there}}, your order {{Order Number}} has shipped. Track it here: {{Tracking URL | we'll text the tracking link once the carrier has it}}"
     ),
     "order_out_for_delivery": (
         "Hi {{First Name | there}}, your order {{Order Number}} is out for delivery today."
