@@ -418,7 +418,12 @@ class SettingsContract(PluginContract):
     Fixtures: ``plugin_settings`` must hold a valid section.
     """
 
-    def test_settings_registered_under_plugin_id(self, contract_plugin_id: str) -> None:
+    def test_settings_registered_under_plugin_id(
+        self,
+        contract_plugin_id: str,
+        plugin_secrets: dict[str, str],
+        caplog: pytest.LogCaptureFixture,
+    ) -> None:
         """The plugin registers exactly one pydantic model, under its own id."""
         manager = new_plugin_manager()
         manager.register(self.plugin, name=contract_plugin_id)
@@ -438,6 +443,7 @@ class SettingsContract(PluginContract):
         assert isinstance(model, type) and issubclass(model, BaseModel), (
             f"register_settings registered {model!r}; expected a pydantic model class"
         )
+        self.check_logs(caplog, plugin_secrets)
 
     def test_settings_validate(
         self,
@@ -456,7 +462,11 @@ class SettingsContract(PluginContract):
         self.check_logs(caplog, plugin_secrets)
 
     def test_credential_settings_are_secret(
-        self, parley_context: PluginContext, contract_plugin_id: str
+        self,
+        parley_context: PluginContext,
+        contract_plugin_id: str,
+        plugin_secrets: dict[str, str],
+        caplog: pytest.LogCaptureFixture,
     ) -> None:
         """Settings named like credentials are SecretStr or SecretBytes."""
         settings = parley_context.settings_for(contract_plugin_id)
@@ -466,6 +476,7 @@ class SettingsContract(PluginContract):
             "credential settings must be typed SecretStr or SecretBytes so that "
             "they are masked in reprs and errors: " + ", ".join(plain)
         )
+        self.check_logs(caplog, plugin_secrets)
 
 
 def _plain_credentials(model: type[BaseModel], path: str) -> list[str]:
@@ -619,7 +630,11 @@ class FieldsContract(PluginContract):
         ]
 
     def test_fields_registered_under_plugin_id(
-        self, parley_context: PluginContext, contract_plugin_id: str
+        self,
+        parley_context: PluginContext,
+        contract_plugin_id: str,
+        plugin_secrets: dict[str, str],
+        caplog: pytest.LogCaptureFixture,
     ) -> None:
         """Fields are registered once, as a list of valid placeholder names."""
         calls = [
@@ -647,6 +662,7 @@ class FieldsContract(PluginContract):
                 f"field name {name!r} is not a valid placeholder: "
                 f"{template.errors[0].message}"
             )
+        self.check_logs(caplog, plugin_secrets)
 
     def test_declared_fields_resolve(
         self,
@@ -716,6 +732,8 @@ class FieldsContract(PluginContract):
         parley_context: PluginContext,
         contract_plugin_id: str,
         field_samples: Sequence[FieldSample],
+        plugin_secrets: dict[str, str],
+        caplog: pytest.LogCaptureFixture,
     ) -> None:
         """Values the plugin's events carry are declared fields."""
         known = {
@@ -738,6 +756,7 @@ class FieldsContract(PluginContract):
             f"the plugin's events carry undeclared fields: {undeclared}; declare "
             "them with register_fields"
         )
+        self.check_logs(caplog, plugin_secrets)
 
 
 class _SignedRequestFixtures:
