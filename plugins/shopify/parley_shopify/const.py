@@ -64,7 +64,9 @@ FIELD_CARRIER = "Carrier"
 FIELD_CANCEL_REASON = "Cancel Reason"
 FIELD_REFUND_AMOUNT = "Refund Amount"
 FIELD_ORDER_TOTAL = "Order Total"
+FIELD_LAST_ORDER_ID = "Last Order ID"
 
+# Fields every event carries; "" when the order has no value.
 FIELD_NAMES = (
     FIELD_ORDER_STATUS_URL,
     FIELD_TRACKING_URL,
@@ -73,7 +75,13 @@ FIELD_NAMES = (
     FIELD_CANCEL_REASON,
     FIELD_REFUND_AMOUNT,
     FIELD_ORDER_TOTAL,
+    FIELD_LAST_ORDER_ID,
 )
+
+# Read from the Admin API when a template uses it, not carried on events.
+FIELD_ORDERS_COUNT = "Orders Count"
+
+DECLARED_FIELD_NAMES = (*FIELD_NAMES, FIELD_ORDERS_COUNT)
 
 # Order.cancel_reason values as a customer reads them. "staff" comes from the
 # GraphQL OrderCancelReason enum; the others are the REST values.
@@ -85,3 +93,12 @@ CANCEL_REASONS = {
     "staff": "Staff error",
     "other": "Other",
 }
+
+# Admin GraphQL API
+
+GRAPHQL_PATH = "/admin/api/{version}/graphql.json"
+HEADER_ACCESS_TOKEN = "X-Shopify-Access-Token"
+THROTTLED_CODE = "THROTTLED"
+
+# Topic recorded with the deliveries that polls store.
+POLL_TOPIC = "poll"

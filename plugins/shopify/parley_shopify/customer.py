@@ -181,20 +181,44 @@ def summarize_fulfillment(
 def order_phone(order: Mapping[str, Any], default_region: str) -> str | None:
     """Return the order's best phone number in E.164, or None.
 
+    See :func:`order_phone_source` for the order in which fields are tried.
+    """
+    found = order_phone_source(order, default_region)
+    return found[0] if found else None
+
+
+def order_phone_source(
+    order: Mapping[str, Any], default_region: str
+) -> tuple[str, str] | None:
+    """Return the order's best phone number in E.164 and the field it came from.
+
     The customer's phone comes first, then the order's own phone, then the
     shipping and billing address phones, which are often the only number a
     guest gives. A value that is not a possible number is skipped.
+
+    Args:
+        order: the REST Order resource.
+        default_region: ISO country code for the customer and order phones;
+            an address phone is read in the address's own country first.
+
+    Returns:
+        The number and a label such as ``"shipping address phone"``, or None
+        when the order has no usable phone number.
     """
     customer = as_dict(order.get("customer"))
-    for raw in (customer.get("phone"), order.get("phone")):
+    candidates = (
+        (customer.get("phone"), "customer phone"),
+        (order.get("phone"), "order phone"),
+    )
+    for raw, label in candidates:
         phone = normalize_phone(as_text(raw), default_region)
         if phone is not None:
-            return phone
+            return phone, label
 
     for key in ("shipping_address", "billing_address"):
         phone = _address_phone(as_dict(order.get(key)), default_region)
         if phone is not None:
-            return phone
+            return phone, key.replace("_", " ") + " phone"
     return None
 
 

@@ -12,7 +12,11 @@ once however many deliveries (retries, several topics, noisy
   OUT_FOR_DELIVERY or DELIVERED, ``<status>:<fulfillment id>``.
 - ``orders/cancelled``, or ``orders/updated`` with ``cancelled_at`` set:
   CANCELLED, ``cancelled``.
-- ``refunds/create`` (Refund): REFUNDED, ``refunded``.
+- ``refunds/create`` (Refund): REFUNDED, ``refunded:<refund id>``, so each
+  partial refund is its own update.
+
+A poll reads an order's whole state; :func:`order_state_events` maps it to
+the same events, with the same keys, as the webhooks of each change.
 
 Every key starts with ``shopify:<shop domain>:<order id>:``.
 """
@@ -21,16 +25,17 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from parley import OrderStatus, OrderStatusEvent
+from parley import ConsentRecord, OrderStatus, OrderStatusEvent
 from parley_shopify.const import (
     CANCEL_REASONS,
     FIELD_CANCEL_REASON,
     FIELD_CARRIER,
+    FIELD_LAST_ORDER_ID,
     FIELD_NAMES,
     FIELD_ORDER_STATUS_URL,
     FIELD_ORDER_TOTAL,
@@ -42,10 +47,18 @@ from parley_shopify.const import (
     SHIPMENT_STATUS_DELIVERED,
     SHIPMENT_STATUS_OUT_FOR_DELIVERY,
     TOPIC_ORDERS_CANCELLED,
+    TOPIC_ORDERS_PAID,
     TOPIC_ORDERS_UPDATED,
 )
 from parley_shopify.customer import OrderSummary
-from parley_shopify.values import as_dict, as_list, as_text, format_money, parse_amount
+from parley_shopify.values import (
+    as_dict,
+    as_list,
+    as_text,
+    format_money,
+    parse_amount,
+    parse_timestamp,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -56,6 +69,10 @@ _SHIPMENT_STATUSES = {
 
 # Refund transactions that did not, and will not, move money.
 _FAILED_TRANSACTION_STATUSES = ("failure", "error")
+
+# Financial statuses of an order whose payment was captured, which is when
+# Shopify sends orders/paid.
+_PAID_STATUSES = ("paid", "partially_refunded", "refunded")
 
 
 class PayloadError(ValueError):
@@ -82,7 +99,8 @@ class OrderRef:
         self,
         status: OrderStatus,
         fields: Mapping[str, str] | None = None,
-        fulfillment_id: str | None = None,
+        part_id: str | None = None,
+        consents: Sequence[ConsentRecord] = (),
     ) -> OrderStatusEvent:
         """Build an event of this order.
 
@@ -90,16 +108,19 @@ class OrderRef:
             status: the status the order reached.
             fields: template values beyond the order's own; every declared
                 field is present on the event, ``""`` when it has no value.
-            fulfillment_id: the shipment the status belongs to; part of the
-                dedupe key, so each partial shipment is its own update.
+            part_id: the shipment or refund the status belongs to; part of
+                the dedupe key, so each partial shipment or refund is its own
+                update.
+            consents: consent records the event hands to the core.
         """
         key = f"{PLUGIN_ID}:{self.shop}:{self.order_id}:{status.value}"
-        if fulfillment_id is not None:
-            key = f"{key}:{fulfillment_id}"
+        if part_id is not None:
+            key = f"{key}:{part_id}"
 
         values = dict.fromkeys(FIELD_NAMES, "")
         values[FIELD_ORDER_STATUS_URL] = self.summary.order_status_url or ""
         values[FIELD_ORDER_TOTAL] = self.summary.order_total or ""
+        values[FIELD_LAST_ORDER_ID] = self.order_id
         values.update(fields or {})
 
         return OrderStatusEvent(
@@ -112,7 +133,12 @@ class OrderRef:
             dedupe_key=key,
             customer=self.summary.contact(),
             fields=values,
+            consents=tuple(consents),
         )
+
+    def at(self, occurred_at: datetime | None) -> OrderRef:
+        """Return this reference with another event time, when one is given."""
+        return replace(self, occurred_at=occurred_at) if occurred_at else self
 
 
 def order_id_of(body: Mapping[str, Any], key: str) -> str:
@@ -142,16 +168,19 @@ def order_total(order: Mapping[str, Any]) -> str | None:
 
 
 def confirmation_events(
-    order_ref: OrderRef, topic: str, confirmed_on: str
+    order_ref: OrderRef,
+    topic: str,
+    confirmed_on: str,
+    consents: Sequence[ConsentRecord] = (),
 ) -> list[OrderStatusEvent]:
     """Map ``orders/create`` or ``orders/paid``: CONFIRMED for the configured topic.
 
     The other of the two topics returns no events, so that an order is
-    confirmed once.
+    confirmed once. The event carries the order's consent records.
     """
     if topic != confirmed_on:
         return []
-    return [order_ref.event(OrderStatus.CONFIRMED)]
+    return [order_ref.event(OrderStatus.CONFIRMED, consents=consents)]
 
 
 def order_change_events(
@@ -223,11 +252,68 @@ def refund_events(
 ) -> list[OrderStatusEvent]:
     """Map a ``refunds/create`` Refund body to REFUNDED with the amount.
 
-    NOTE: the dedupe key has no refund id, so a second partial refund of
-    the same order produces an event that the core drops as already seen.
+    The refund's id is part of the dedupe key, so a second partial refund of
+    the same order is its own update.
+
+    Raises:
+        PayloadError: the refund has no id.
     """
+    refund_id = as_text(refund.get("id"))
+    if refund_id is None:
+        raise PayloadError("the refund has no id; expected its numeric id")
+
     fields = {FIELD_REFUND_AMOUNT: refunded_amount([refund])}
-    return [order_ref.event(OrderStatus.REFUNDED, fields)]
+    return [order_ref.event(OrderStatus.REFUNDED, fields, refund_id)]
+
+
+def order_state_events(
+    order_ref: OrderRef,
+    order: Mapping[str, Any],
+    confirmed_on: str,
+    consents: Sequence[ConsentRecord] = (),
+) -> list[OrderStatusEvent]:
+    """Map an Order's whole state, as a poll reads it, to every event it implies.
+
+    The events and their dedupe keys are those the webhooks of each change
+    produce: CONFIRMED once the ``confirmed_on`` topic would have fired, the
+    shipment events of each fulfillment, CANCELLED, and REFUNDED per refund.
+    Each event gets the time of its own change (``created_at``,
+    ``cancelled_at``, a fulfillment's or refund's time).
+
+    The list is newest first. The core skips an event that is older than
+    one it already processed for the order and ranks lower, so when a poll
+    catches up on several missed changes, the customer gets the order's
+    latest status instead of its history.
+
+    Args:
+        order_ref: the order; its ``occurred_at`` is used where the body has
+            no time for a change.
+        order: the REST-shaped Order, with ``fulfillments`` and ``refunds``.
+        confirmed_on: ``orders/create`` or ``orders/paid``.
+        consents: consent records for the CONFIRMED event.
+
+    Raises:
+        PayloadError: a refund has no id.
+    """
+    events: list[OrderStatusEvent] = []
+    if _confirmation_topic_fired(order, confirmed_on):
+        created = order_ref.at(_time(order, "created_at"))
+        events.extend(
+            confirmation_events(created, confirmed_on, confirmed_on, consents)
+        )
+
+    for item in as_list(order.get("fulfillments")):
+        events.extend(_timed_shipment_events(order_ref, as_dict(item)))
+
+    if order.get("cancelled_at") is not None:
+        cancelled = order_ref.at(_time(order, "cancelled_at"))
+        events.append(cancellation_event(cancelled, order))
+
+    for item in as_list(order.get("refunds")):
+        refund = as_dict(item)
+        events.extend(refund_events(order_ref.at(_time(refund, "created_at")), refund))
+
+    return sorted(events, key=lambda event: event.occurred_at, reverse=True)
 
 
 def refunded_amount(refunds: Sequence[Any]) -> str:
@@ -248,6 +334,34 @@ def refunded_amount(refunds: Sequence[Any]) -> str:
         if amount
     ]
     return " + ".join(parts)
+
+
+def _confirmation_topic_fired(order: Mapping[str, Any], confirmed_on: str) -> bool:
+    if confirmed_on != TOPIC_ORDERS_PAID:
+        return True
+    return as_text(order.get("financial_status")) in _PAID_STATUSES
+
+
+def _timed_shipment_events(
+    order_ref: OrderRef, fulfillment: Mapping[str, Any]
+) -> list[OrderStatusEvent]:
+    # SHIPPED happened when the fulfillment was created, a carrier status at
+    # its delivery time or, lacking that, its last update.
+    shipped = order_ref.at(_time(fulfillment, "created_at"))
+    carrier_time = _time(fulfillment, "delivered_at") or _time(
+        fulfillment, "updated_at"
+    )
+
+    timed = []
+    for event in shipment_events(shipped, fulfillment):
+        if event.status is not OrderStatus.SHIPPED and carrier_time is not None:
+            event = replace(event, occurred_at=carrier_time)
+        timed.append(event)
+    return timed
+
+
+def _time(body: Mapping[str, Any], key: str) -> datetime | None:
+    return parse_timestamp(as_text(body.get(key)))
 
 
 def _add_transaction(

@@ -77,3 +77,32 @@ def format_money(amount: Decimal, currency: str | None) -> str:
     """
     text = f"{amount:,f}"
     return f"{text} {currency}" if currency else text
+
+
+# ISO 4217 currencies whose minor unit is not a hundredth.
+_ZERO_DECIMAL_CURRENCIES = frozenset(
+    {"BIF", "CLP", "DJF", "GNF", "ISK", "JPY", "KMF", "KRW", "PYG", "RWF", "UGX"}
+    | {"UYI", "VND", "VUV", "XAF", "XOF", "XPF"}
+)
+_THREE_DECIMAL_CURRENCIES = frozenset({"BHD", "IQD", "JOD", "KWD", "LYD", "OMR", "TND"})
+
+
+def with_minor_units(amount: Decimal, currency: str | None) -> Decimal:
+    """Give an amount at least the decimal places of its currency's minor unit.
+
+    GraphQL money amounts can come without trailing zeros (``"10.0"``) where
+    REST bodies write ``"10.00"``. Padding them keeps the text of an update
+    the same whichever API it came from. Extra places are kept.
+    """
+    code = (currency or "").upper()
+    if code in _ZERO_DECIMAL_CURRENCIES:
+        places = 0
+    elif code in _THREE_DECIMAL_CURRENCIES:
+        places = 3
+    else:
+        places = 2
+
+    exponent = amount.as_tuple().exponent
+    if not isinstance(exponent, int) or -exponent >= places:
+        return amount
+    return amount.quantize(Decimal(1).scaleb(-places))

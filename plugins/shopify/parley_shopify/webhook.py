@@ -18,11 +18,11 @@ from typing import Any
 from parley import (
     OrderStatusEvent,
     PluginContext,
-    PluginError,
     WebhookRejected,
     WebhookRequest,
     WebhookResponse,
 )
+from parley_shopify.consent import order_consents
 from parley_shopify.const import (
     CONFIRMATION_TOPICS,
     FULFILLMENT_TOPICS,
@@ -49,8 +49,9 @@ from parley_shopify.mapping import (
     refund_events,
     shipment_events,
 )
-from parley_shopify.settings import ShopifySettings
+from parley_shopify.settings import ShopifySettings, ShopSettings, shopify_settings
 from parley_shopify.signature import read_header, verify_delivery
+from parley_shopify.state import recall_summary, remember_summary
 from parley_shopify.values import as_text, parse_timestamp
 
 logger = logging.getLogger(__name__)
@@ -122,12 +123,12 @@ class ShopifyWebhookHandler:
                 supported, or the body is not a valid JSON object of its
                 topic (400). Nothing is stored in any of these cases.
         """
-        settings = self._settings()
+        settings = shopify_settings(self._context)
         shop = verify_delivery(request.headers, request.body, settings)
         delivery = self._read_delivery(request, shop.domain)
         self._check_api_version(request.headers, settings, shop.domain)
 
-        mapped = self._map(delivery, settings)
+        mapped = self._map(delivery, settings, shop)
         receipt = self._context.accept_order_events(
             source=PLUGIN_ID,
             delivery_id=delivery.webhook_id,
@@ -138,7 +139,9 @@ class ShopifyWebhookHandler:
         # Only the request that claimed the delivery id writes the summary, so
         # parallel retries of one delivery do not race on the same state key.
         if mapped.summary is not None and not receipt.duplicate_delivery:
-            self._remember(delivery.shop, mapped.order_id, mapped.summary)
+            remember_summary(
+                self._context, delivery.shop, mapped.order_id, mapped.summary
+            )
 
         status = "duplicate" if receipt.duplicate_delivery else "accepted"
         logger.info(
@@ -152,16 +155,6 @@ class ShopifyWebhookHandler:
         )
         body = {"status": status, "events": receipt.events_stored}
         return WebhookResponse(status=200, body=body)
-
-    def _settings(self) -> ShopifySettings:
-        settings = self._context.settings_for(PLUGIN_ID)
-        if not isinstance(settings, ShopifySettings):
-            raise PluginError(
-                f"[{PLUGIN_ID}] settings are {type(settings).__name__}, not "
-                "ShopifySettings; disable the other plugin that registers "
-                f"settings for {PLUGIN_ID!r}"
-            )
-        return settings
 
     def _read_delivery(self, request: WebhookRequest, shop: str) -> Delivery:
         webhook_id = _required_header(request.headers, HEADER_WEBHOOK_ID)
@@ -225,12 +218,15 @@ class ShopifyWebhookHandler:
             settings.api_version,
         )
 
-    def _map(self, delivery: Delivery, settings: ShopifySettings) -> MappedDelivery:
+    def _map(
+        self, delivery: Delivery, settings: ShopifySettings, shop: ShopSettings
+    ) -> MappedDelivery:
+        region = shop.region(self._context.settings.contacts.default_region)
         try:
             if delivery.topic in ORDER_TOPICS:
-                return self._map_order(delivery, settings)
+                return self._map_order(delivery, settings, shop, region)
             if delivery.topic in FULFILLMENT_TOPICS:
-                return self._map_fulfillment(delivery)
+                return self._map_fulfillment(delivery, region)
             return self._map_refund(delivery)
         except PayloadError as err:
             raise WebhookRejected(
@@ -238,18 +234,25 @@ class ShopifyWebhookHandler:
             ) from err
 
     def _map_order(
-        self, delivery: Delivery, settings: ShopifySettings
+        self,
+        delivery: Delivery,
+        settings: ShopifySettings,
+        shop: ShopSettings,
+        region: str,
     ) -> MappedDelivery:
         order = delivery.body
         order_id = order_id_of(order, "id")
-        previous = self._recall(delivery.shop, order_id)
-        summary = summarize_order(order, order_total(order), self._default_region)
+        previous = recall_summary(self._context, delivery.shop, order_id)
+        summary = summarize_order(order, order_total(order), region)
         summary = summary.merged_with(previous)
         order_ref = OrderRef(delivery.shop, order_id, summary, delivery.occurred_at)
 
         if delivery.topic in CONFIRMATION_TOPICS:
+            consents = order_consents(
+                order, order_id, shop, region, delivery.occurred_at
+            )
             events = confirmation_events(
-                order_ref, delivery.topic, settings.confirmed_on
+                order_ref, delivery.topic, settings.confirmed_on, consents
             )
         else:
             events = order_change_events(order_ref, delivery.topic, order)
@@ -257,11 +260,11 @@ class ShopifyWebhookHandler:
         changed = summary if summary != previous else None
         return MappedDelivery(order_id, events, changed)
 
-    def _map_fulfillment(self, delivery: Delivery) -> MappedDelivery:
+    def _map_fulfillment(self, delivery: Delivery, region: str) -> MappedDelivery:
         fulfillment = delivery.body
         order_id = order_id_of(fulfillment, "order_id")
         known = self._recall_or_log(delivery.shop, order_id)
-        summary = summarize_fulfillment(fulfillment, self._default_region)
+        summary = summarize_fulfillment(fulfillment, region)
         order_ref = OrderRef(
             delivery.shop, order_id, summary.completed_from(known), delivery.occurred_at
         )
@@ -274,26 +277,8 @@ class ShopifyWebhookHandler:
         order_ref = OrderRef(delivery.shop, order_id, summary, delivery.occurred_at)
         return MappedDelivery(order_id, refund_events(order_ref, refund))
 
-    @property
-    def _default_region(self) -> str:
-        return self._context.settings.contacts.default_region
-
-    def _recall(self, shop: str, order_id: str) -> OrderSummary | None:
-        stored = self._context.get_state(PLUGIN_ID, _state_key(shop, order_id))
-        if stored is None:
-            return None
-
-        summary = OrderSummary.from_json(stored)
-        if summary is None:
-            logger.warning(
-                "shop %s: stored summary of order %s is not valid JSON; ignored",
-                shop,
-                order_id,
-            )
-        return summary
-
     def _recall_or_log(self, shop: str, order_id: str) -> OrderSummary | None:
-        summary = self._recall(shop, order_id)
+        summary = recall_summary(self._context, shop, order_id)
         if summary is None:
             logger.info(
                 "shop %s: no order webhook for order %s was processed yet, so "
@@ -302,15 +287,6 @@ class ShopifyWebhookHandler:
                 order_id,
             )
         return summary
-
-    def _remember(self, shop: str, order_id: str, summary: OrderSummary) -> None:
-        self._context.set_state(
-            PLUGIN_ID, _state_key(shop, order_id), summary.to_json()
-        )
-
-
-def _state_key(shop: str, order_id: str) -> str:
-    return f"order:{shop}:{order_id}"
 
 
 def _required_header(headers: Mapping[str, str], name: str) -> str:

@@ -10,6 +10,7 @@ import os
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from shopify_support import (
@@ -27,6 +28,7 @@ import parley.config
 import parley.context
 import parley.store
 from parley import PluginContext
+from parley.context import Clock, utc_now
 
 PG_ENV = "PARLEY_TEST_DATABASE_URL"
 
@@ -60,21 +62,26 @@ def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
 def make_context(tmp_path: Path, store_url: str) -> Iterator[ContextFactory]:
     """Return a factory of contexts over the parametrized store.
 
-    The factory takes the shops (default: the fixtures' shop and secret)
-    and ``confirmed_on``.
+    The factory takes the shops (default: the fixtures' shop and secret),
+    ``confirmed_on``, further TOML for the ``[shopify]`` section (``extra``)
+    and the context's clock.
     """
     stores: list[parley.store.Store] = []
 
     def factory(
-        shops: list[dict[str, str]] | None = None, confirmed_on: str | None = None
+        shops: list[dict[str, Any]] | None = None,
+        confirmed_on: str | None = None,
+        extra: str = "",
+        clock: Clock = utc_now,
     ) -> PluginContext:
         shops = shops or [{"domain": SHOP, "client_secret": SECRET}]
-        path = write_config(tmp_path, store_url, shopify_toml(shops, confirmed_on))
+        body = shopify_toml(shops, confirmed_on) + extra
+        path = write_config(tmp_path, store_url, body)
         loaded = parley.config.load_config(path, environ={})
         store = parley.store.open_store(loaded.settings.store_url)
         stores.append(store)
         return parley.context.PluginContext(
-            loaded.settings, loaded.plugin_manager, store
+            loaded.settings, loaded.plugin_manager, store, clock=clock
         )
 
     try:

@@ -87,7 +87,7 @@ def make_request(body: bytes, headers: Mapping[str, str]) -> WebhookRequest:
     )
 
 
-def shopify_toml(shops: list[dict[str, str]], confirmed_on: str | None = None) -> str:
+def shopify_toml(shops: list[dict[str, Any]], confirmed_on: str | None = None) -> str:
     """Render a ``[shopify]`` section."""
     rows = []
     for shop in shops:

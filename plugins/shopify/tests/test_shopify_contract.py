@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime
 
 import pytest
+from shopify_graphql_support import ADMIN_URL, TOKEN, shopify_vcr
 from shopify_support import (
     FIXTURE_NAMES,
     SECRET,
@@ -29,6 +30,18 @@ from parley.testing import (
 )
 
 SETTINGS = {"shops": [{"domain": SHOP, "client_secret": SECRET}]}
+
+# Orders Count has a value only for a shop with an Admin API access token.
+POLLED_SETTINGS = {
+    "shops": [
+        {
+            "domain": SHOP,
+            "client_secret": SECRET,
+            "access_token": TOKEN,
+            "admin_base_url": ADMIN_URL,
+        }
+    ]
+}
 
 # A refund of the cancelled fixture order, which no recorded fixture covers.
 REFUND = {
@@ -74,7 +87,15 @@ class TestShopifyFields(FieldsContract):
 
     @pytest.fixture
     def plugin_settings(self) -> dict[str, object]:
-        return SETTINGS
+        return POLLED_SETTINGS
+
+    @pytest.fixture
+    def provider_http(self) -> Iterator[None]:
+        cassette = shopify_vcr().use_cassette(
+            "contract_customer_stats.yaml", allow_playback_repeats=True
+        )
+        with cassette:
+            yield None
 
     @pytest.fixture
     def field_samples(self, parley_context: PluginContext) -> Sequence[FieldSample]:

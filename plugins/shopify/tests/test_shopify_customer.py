@@ -10,6 +10,7 @@ from shopify_support import load_fixture
 from parley_shopify.customer import (
     OrderSummary,
     order_phone,
+    order_phone_source,
     summarize_fulfillment,
     summarize_order,
 )
@@ -169,3 +170,29 @@ def test_merge_compares_instants_across_offsets() -> None:
     )
 
     assert incoming.merged_with(stored).first_name == "Later"
+
+
+def test_order_phone_in_shop_country() -> None:
+    order = {"customer": {"phone": "07700 900123"}}
+
+    assert order_phone(order, "GB") == "+447700900123"
+    assert order_phone(order, "US") is None
+
+
+def test_address_country_beats_shop_country() -> None:
+    order = {"shipping_address": {"phone": "030 12345678", "country_code": "DE"}}
+
+    assert order_phone(order, "GB") == "+493012345678"
+
+
+@pytest.mark.parametrize(
+    ("order", "label"),
+    [
+        ({"customer": {"phone": "+14155550123"}}, "customer phone"),
+        ({"phone": "+14155550123"}, "order phone"),
+        ({"shipping_address": {"phone": "+14155550123"}}, "shipping address phone"),
+        ({"billing_address": {"phone": "+14155550123"}}, "billing address phone"),
+    ],
+)
+def test_phone_source_named(order: dict[str, object], label: str) -> None:
+    assert order_phone_source(order, "US") == ("+14155550123", label)

@@ -35,6 +35,7 @@ FIELD_NAMES = {
     "Cancel Reason",
     "Refund Amount",
     "Order Total",
+    "Last Order ID",
 }
 
 
@@ -334,7 +335,7 @@ def test_refund_event() -> None:
     [event] = refund_events(order_ref, refund)
 
     assert event.status is OrderStatus.REFUNDED
-    assert event.dedupe_key == f"shopify:{SHOP}:9:refunded"
+    assert event.dedupe_key == f"shopify:{SHOP}:9:refunded:3"
     assert event.order_name == "#1009"
     assert event.fields["Refund Amount"] == "1,250.00 CAD"
 

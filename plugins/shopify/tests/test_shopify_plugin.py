@@ -54,6 +54,8 @@ def test_fields_declared(context: PluginContext) -> None:
         "Cancel Reason",
         "Refund Amount",
         "Order Total",
+        "Last Order ID",
+        "Orders Count",
     }
 
 

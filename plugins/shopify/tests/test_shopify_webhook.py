@@ -591,7 +591,7 @@ def test_refund_uses_remembered_order(handler: Handler, context: PluginContext) 
 
     refunded = stored_events(context)[-1]
     assert refunded.status is OrderStatus.REFUNDED
-    assert refunded.dedupe_key == f"shopify:{SHOP}:1001:refunded"
+    assert refunded.dedupe_key == f"shopify:{SHOP}:1001:refunded:8801"
     assert refunded.fields["Refund Amount"] == "12.50 USD"
     assert refunded.order_name == "#1001"
     assert refunded.customer.phone == "+14155550127"
@@ -773,3 +773,69 @@ def test_parallel_topics_of_new_order_accepted(
     assert errors == []
     assert statuses == [200, 200, 200]
     assert context.store.counts()["events"] == 2
+
+
+# Phone numbers in the shop's country
+
+
+def test_shop_country_reads_national_phone(make_context: ContextFactory) -> None:
+    context = make_context([{"domain": SHOP, "client_secret": SECRET, "country": "GB"}])
+    order = order_1001(
+        customer={"id": 7001, "first_name": "Ana", "phone": "07700 900123"}
+    )
+
+    deliver(route_of(context).handler, order, "orders/create", "gb-1")
+
+    [event] = stored_events(context)
+    assert event.customer.phone == "+447700900123"
+
+
+def test_default_region_used_without_country(
+    handler: Handler, context: PluginContext
+) -> None:
+    order = order_1001(customer={"id": 7001, "phone": "(415) 555-0127"})
+
+    deliver(handler, order, "orders/create", "us-1")
+
+    [event] = stored_events(context)
+    assert event.customer.phone == "+14155550127"
+
+
+# Refunds
+
+
+def test_second_partial_refund_is_own_event(
+    handler: Handler, context: PluginContext
+) -> None:
+    def refund(refund_id: int, amount: str) -> dict[str, Any]:
+        transaction = {
+            "kind": "refund",
+            "status": "success",
+            "amount": amount,
+            "currency": "USD",
+        }
+        return {"id": refund_id, "order_id": 1001, "transactions": [transaction]}
+
+    deliver(handler, order_1001(), "orders/create", "p-1")
+    first = deliver(handler, refund(8801, "5.00"), "refunds/create", "p-2")
+    second = deliver(handler, refund(8802, "7.50"), "refunds/create", "p-3")
+
+    assert first.body == {"status": "accepted", "events": 1}
+    assert second.body == {"status": "accepted", "events": 1}
+    amounts = [
+        event.fields["Refund Amount"]
+        for event in stored_events(context)
+        if event.status is OrderStatus.REFUNDED
+    ]
+    assert amounts == ["5.00 USD", "7.50 USD"]
+
+
+def test_refund_without_id_rejected(handler: Handler, context: PluginContext) -> None:
+    with pytest.raises(WebhookRejected) as caught:
+        deliver(
+            handler, {"order_id": 1001, "transactions": []}, "refunds/create", "p-4"
+        )
+
+    assert caught.value.status == 400
+    assert "refund has no id" in caught.value.reason
+    assert_nothing_stored(context)
