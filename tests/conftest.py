@@ -17,9 +17,19 @@ from parley.runtime import Runtime, build_runtime
 
 PG_ENV = "PARLEY_TEST_DATABASE_URL"
 
+# Most tests exercise other parts of the path, so they run without consent
+# rules, quiet hours or the opt-out notice; the gate's tests pass their own.
+TEST_COMPLIANCE = """
+[compliance]
+require_informational_consent = false
+sending_window = "00:00-00:00"
+opt_out_notice = ""
+"""
+
 BASE_TOML = """
 [business]
 name = "Harbor & Pine"
+
 
 [order_updates.templates]
 confirmed = "order_confirmed"
@@ -87,13 +97,15 @@ def write_config(tmp_path: Path) -> Callable[..., Path]:
         extra: str = "",
         plugins: tuple[str, ...] = ("sandbox",),
         store_url: str | None = None,
+        compliance: str = TEST_COMPLIANCE,
     ) -> Path:
         path = tmp_path / "parley.toml"
         enabled = ", ".join(f'"{plugin}"' for plugin in plugins)
         store = f'[store]\nurl = "{store_url}"\n' if store_url else ""
         head = f'data_dir = "{tmp_path / "data"}"\n\n[plugins]\nenabled = [{enabled}]\n\n{store}'
         path.write_text(
-            head + textwrap.dedent(BASE_TOML) + textwrap.dedent(extra), encoding="utf-8"
+            head + compliance + textwrap.dedent(BASE_TOML) + textwrap.dedent(extra),
+            encoding="utf-8",
         )
         return path
 
@@ -112,8 +124,14 @@ def make_runtime(
     """Build runtimes on the parametrized store; closes them afterwards."""
     built: list[Runtime] = []
 
-    def make(extra: str = "", plugins: tuple[str, ...] = ("sandbox",)) -> Runtime:
-        path = write_config(extra, plugins=plugins, store_url=store_url)
+    def make(
+        extra: str = "",
+        plugins: tuple[str, ...] = ("sandbox",),
+        compliance: str = TEST_COMPLIANCE,
+    ) -> Runtime:
+        path = write_config(
+            extra, plugins=plugins, store_url=store_url, compliance=compliance
+        )
         loaded: LoadedConfig = load_config(path, environ={})
         runtime = build_runtime(loaded, clock=clock)
         built.append(runtime)

@@ -225,7 +225,7 @@ def test_opt_out_keyword_suppresses_order_updates(
     assert ("order_update", "blocked") in kinds
     assert ("order_update", "sent") not in kinds
     blocked = [m for m in runtime.store.messages() if m.kind == "order_update"][0]
-    assert blocked.status_reason == "suppressed: opted out"
+    assert (blocked.status_reason or "").startswith("suppressed: opted out")
     assert "blocked: suppressed: opted out" in caplog.text
 
 

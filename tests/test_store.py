@@ -10,8 +10,15 @@ from typing import TypeVar
 import pytest
 from sqlalchemy import func, select
 
+from parley.consent import ConsentState, derive_state
 from parley.context import DeliveryReceipt
-from parley.models import AddressKind, ChannelAddress, ContactRecord, DeliveryStatus
+from parley.models import (
+    AddressKind,
+    ChannelAddress,
+    ContactRecord,
+    DeliveryStatus,
+    Purpose,
+)
 from parley.store import Store, open_store, schema
 from parley.store.migrations import MIGRATIONS
 
@@ -350,32 +357,37 @@ def test_apply_status_stores_error_code(store: Store, sent_message: int) -> None
 # Consent
 
 
+def opted_out(store: Store, address: str) -> bool:
+    entries = store.consent_entries(address, "informational")
+    return derive_state(entries, Purpose.INFORMATIONAL).state is ConsentState.OPTED_OUT
+
+
 def test_opted_out_without_records(store: Store) -> None:
-    assert store.is_opted_out(PHONE) is False
+    assert opted_out(store, PHONE) is False
 
 
 def test_opted_out_follows_latest_record(store: Store) -> None:
     record_consent(store, PHONE, "opt_out")
-    assert store.is_opted_out(PHONE) is True
+    assert opted_out(store, PHONE) is True
 
     record_consent(store, PHONE, "opt_in")
-    assert store.is_opted_out(PHONE) is False
+    assert opted_out(store, PHONE) is False
 
     record_consent(store, PHONE, "opt_out")
-    assert store.is_opted_out(PHONE) is True
+    assert opted_out(store, PHONE) is True
 
 
 def test_opted_out_ignores_other_actions(store: Store) -> None:
     record_consent(store, PHONE, "opt_out")
     record_consent(store, PHONE, "help_requested")
 
-    assert store.is_opted_out(PHONE) is True
+    assert opted_out(store, PHONE) is True
 
 
 def test_opted_out_per_address(store: Store) -> None:
     record_consent(store, PHONE, "opt_out")
 
-    assert store.is_opted_out(OTHER_PHONE) is False
+    assert opted_out(store, OTHER_PHONE) is False
 
 
 # Plugin state

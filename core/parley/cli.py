@@ -20,6 +20,7 @@ from parley import __version__
 from parley.config import DEFAULT_CONFIG_FILE, LoadedConfig, load_config
 from parley.errors import ConfigError, ParleyError, PluginError
 from parley.logs import configure_logging
+from parley.models import Purpose
 from parley.plugins import installed_plugins, new_plugin_manager
 
 if TYPE_CHECKING:
@@ -212,6 +213,37 @@ def config_check(config_path: str | None) -> None:
         click.echo(f"{source}: {errors} error(s)", err=True)
         sys.exit(1)
     click.echo(f"{source}: OK ({len(loaded.settings.templates)} templates)")
+
+
+@cli.command()
+@click.option(
+    "--to", "to", required=True, help="Recipient phone number, such as +14155550123."
+)
+@click.option(
+    "--purpose",
+    type=click.Choice([purpose.value for purpose in Purpose]),
+    default=Purpose.INFORMATIONAL.value,
+    show_default=True,
+    help="The consent purpose of the message.",
+)
+@click.option(
+    "--kind",
+    default="order_update",
+    show_default=True,
+    help="The message kind, such as order_update, auto_reply or opt_in_prompt.",
+)
+@click.option("-c", "--config", "config_path", default=None, help=CONFIG_OPTION_HELP)
+def explain(to: str, purpose: str, kind: str, config_path: str | None) -> None:
+    """Print what the send gate would decide for a message sent now, and why."""
+    from parley.explain import explain_send
+
+    loaded = _load(config_path)
+    try:
+        code = explain_send(loaded, to, Purpose(purpose), kind, Console())
+    except ParleyError as err:
+        _fail(str(err))
+        return
+    sys.exit(code)
 
 
 @cli.command()

@@ -41,9 +41,11 @@ from pydantic_settings import (
 from pydantic_settings.sources import PydanticBaseSettingsSource
 from pydantic_settings.sources.utils import parse_env_vars
 
+from parley.consent import DOUBLE_OPT_IN_SOURCES
 from parley.errors import ConfigError, PluginError
-from parley.models import OrderStatus
+from parley.models import ConsentSource, OrderStatus
 from parley.plugins import installed_plugins, load_plugins, parse_plugin_list
+from parley.quiet_hours import US_STATES, SendingWindow
 
 DEFAULT_CONFIG_FILE = "parley.toml"
 CONFIG_ENV = "PARLEY_CONFIG"
@@ -201,6 +203,70 @@ def _check_level(value: str) -> str:
     return value.upper()
 
 
+class ComplianceSettings(_Section):
+    """``[compliance]``: consent, quiet hours and frequency rules of the send gate."""
+
+    require_informational_consent: bool = Field(
+        True,
+        description="Order updates and reminders need an informational opt-in; "
+        "turn off only where another record of consent exists.",
+    )
+    sending_window: str = Field(
+        "08:00-21:00",
+        description="Local hours in which non-conversational messages may arrive.",
+    )
+    state_windows: dict[str, str] = Field(
+        default_factory=dict,
+        description='Stricter windows by US state code, such as FL = "08:00-20:00".',
+    )
+    frequency_cap: int = Field(
+        10,
+        ge=0,
+        description="Non-conversational messages per address per cap period; 0 is no cap.",
+    )
+    frequency_cap_hours: float = Field(
+        24.0, gt=0, description="The cap period, in hours."
+    )
+    double_opt_in_sources: list[ConsentSource] = Field(
+        default_factory=lambda: sorted(DOUBLE_OPT_IN_SOURCES),
+        description="Opt-in sources that need a confirming reply before messages flow.",
+    )
+    opt_out_notice: str = Field(
+        "Reply STOP to opt out.",
+        description="Appended to the first message of each conversation unless it already says it.",
+    )
+
+    @field_validator("sending_window")
+    @classmethod
+    def _check_window(cls, value: str) -> str:
+        SendingWindow.parse(value)
+        return value
+
+    @field_validator("state_windows")
+    @classmethod
+    def _check_state_windows(cls, value: dict[str, str]) -> dict[str, str]:
+        checked = {}
+        for state, window in value.items():
+            if state.upper() not in US_STATES.values():
+                raise ValueError(
+                    f"unknown US state code {state!r}; use two letters such as FL"
+                )
+            SendingWindow.parse(window)
+            checked[state.upper()] = window
+        return checked
+
+    def window(self) -> SendingWindow:
+        """The default sending window."""
+        return SendingWindow.parse(self.sending_window)
+
+    def windows_by_state(self) -> dict[str, SendingWindow]:
+        """The stricter windows by state code."""
+        return {
+            state: SendingWindow.parse(text)
+            for state, text in self.state_windows.items()
+        }
+
+
 class BusinessSettings(_Section):
     """``[business]``: facts about the business used in templates."""
 
@@ -248,6 +314,7 @@ class CoreSettings(BaseSettings):
     order_updates: OrderUpdatesSettings = Field(default_factory=OrderUpdatesSettings)
     replies: RepliesSettings = Field(default_factory=RepliesSettings)
     business: BusinessSettings = Field(default_factory=BusinessSettings)
+    compliance: ComplianceSettings = Field(default_factory=ComplianceSettings)
     logging: LoggingSettings = Field(default_factory=LoggingSettings)
     templates: dict[str, str] = Field(default_factory=dict)
 

@@ -54,6 +54,11 @@ enabled = ["sandbox", "shopify"]
 [business]
 name = "Harbor & Pine"
 
+[compliance]
+# The demo runs at any hour, so it sends without quiet hours.
+sending_window = "00:00-00:00"
+require_informational_consent = false
+
 [order_updates]
 channel = "sandbox"
 

@@ -19,7 +19,7 @@ from parley.backoff import retry_delay
 from parley.channels import Channel
 from parley.context import PluginContext
 from parley.errors import DeliveryError
-from parley.gate import SendGate
+from parley.gate import SendGate, SendRequest
 from parley.models import DeliveryStatus, OutboundMessage, Purpose
 from parley.phones import mask_phone
 from parley.store.records import ClaimedMessage
@@ -38,7 +38,7 @@ class OutboxWorker:
         self.settings = context.settings.outbox
         self.channels = channels
         self.worker_id = worker_id
-        self.gate = SendGate(self.store)
+        self.gate = SendGate(self.store, context.settings)
         self._pool = ThreadPoolExecutor(
             max_workers=self.settings.concurrency, thread_name_prefix="outbox-send"
         )
@@ -68,7 +68,30 @@ class OutboxWorker:
             self._retry(message, f"channel {message.channel!r} is not enabled", None)
             return
 
-        decision = self.gate.check(message.to, message.kind)
+        request = SendRequest(
+            address=message.to,
+            purpose=Purpose(message.purpose),
+            kind=message.kind,
+            conversation_id=message.conversation_id,
+            message_id=message.message_id,
+        )
+        now = self.context.clock()
+        decision = self.gate.check(request, now)
+        if decision.deferred:
+            assert decision.defer_until is not None
+            self.store.defer_message(
+                message.message_id,
+                decision.defer_until,
+                f"deferred: {decision.reason}",
+                now,
+            )
+            logger.info(
+                "message %s deferred to %s: %s",
+                message.message_id,
+                decision.defer_until.isoformat(),
+                decision.reason,
+            )
+            return
         if not decision.allowed:
             reason = decision.reason or "blocked"
             self.store.mark_unsent(

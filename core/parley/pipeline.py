@@ -20,7 +20,7 @@ from sqlalchemy import Connection
 from parley.channels import Channel
 from parley.contacts import ContactDirectory, normalize_address
 from parley.context import PluginContext
-from parley.gate import SendGate
+from parley.gate import ALWAYS_ALLOWED_KINDS, SendGate, SendRequest
 from parley.keywords import KeywordKind, KeywordSet
 from parley.models import (
     AddressKind,
@@ -58,7 +58,7 @@ class EventProcessor:
         self.store = context.store
         self.channels = channels
         self.directory = ContactDirectory(context)
-        self.gate = SendGate(self.store)
+        self.gate = SendGate(self.store, self.settings)
         self.keywords = KeywordSet()
 
     def process(self, event: ClaimedEvent) -> None:
@@ -400,8 +400,9 @@ class EventProcessor:
             )
             return
 
-        decision = self.gate.check(address, plan.kind, conn=conn)
-        if not decision.allowed:
+        request = SendRequest(address, plan.purpose, plan.kind, conversation_id)
+        decision = self.gate.check(request, now, conn=conn)
+        if not decision.allowed and not decision.deferred:
             self._block(
                 plan,
                 channel_id,
@@ -413,15 +414,18 @@ class EventProcessor:
             )
             return
 
+        body = self._with_opt_out_notice(rendered.text, plan, conversation_id, conn)
         message_id = self.store.queue_message(
             conversation_id,
             channel_id,
-            rendered.text,
+            body,
             plan.kind,
             plan.purpose.value,
             plan.dedupe_key,
             now,
             conn=conn,
+            not_before=decision.defer_until,
+            reason=f"deferred: {decision.reason}" if decision.deferred else None,
         )
         if message_id is None:
             logger.info(
@@ -437,6 +441,23 @@ class EventProcessor:
                 mask_phone(address),
                 channel_id,
             )
+
+    def _with_opt_out_notice(
+        self, text: str, plan: PlannedMessage, conversation_id: int, conn: Connection
+    ) -> str:
+        """Append the opt-out notice to the first message of a conversation.
+
+        The notice is left off when the text already tells the customer to
+        reply STOP, and for the kinds that answer a keyword.
+        """
+        notice = self.settings.compliance.opt_out_notice.strip()
+        if not notice or plan.kind in ALWAYS_ALLOWED_KINDS:
+            return text
+        if "stop" in text.casefold() or self.store.count_outbound(
+            conversation_id, conn=conn
+        ):
+            return text
+        return f"{text} {notice}"
 
     def _block(
         self,

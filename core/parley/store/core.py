@@ -31,6 +31,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import IntegrityError, OperationalError, SQLAlchemyError
 
+from parley.consent import LedgerEntry
 from parley.context import DeliveryReceipt
 from parley.errors import StoreError
 from parley.models import (
@@ -516,6 +517,19 @@ class Store:
             ).scalar_one()
             return int(conversation_id), created
 
+    def latest_conversation(
+        self, address: str, conn: Connection | None = None
+    ) -> int | None:
+        """Return the most recently active conversation with an address, or None."""
+        table = schema.conversations
+        with self._tx(conn) as tx:
+            return tx.execute(
+                select(table.c.id)
+                .where(table.c.address == address)
+                .order_by(table.c.updated_at.desc(), table.c.id.desc())
+                .limit(1)
+            ).scalar()
+
     def add_inbound_message(
         self,
         conversation_id: int,
@@ -560,8 +574,23 @@ class Store:
         dedupe_key: str,
         now: datetime,
         conn: Connection | None = None,
+        not_before: datetime | None = None,
+        reason: str | None = None,
     ) -> int | None:
         """Store an outbound message and put it in the outbox.
+
+        Args:
+            conversation_id: the conversation it belongs to.
+            channel: the channel id it goes out on.
+            body: the rendered text.
+            kind: what produced it, such as ``order_update``.
+            purpose: its consent purpose.
+            dedupe_key: unique per business event and message.
+            now: the current time.
+            conn: an open transaction to join.
+            not_before: the earliest time to send it, for a message the send
+                gate deferred; None sends it as soon as possible.
+            reason: why it waits, kept on the message.
 
         Returns:
             The message id, or None when a message with this dedupe key
@@ -575,6 +604,7 @@ class Store:
             "purpose": purpose,
             "body": body,
             "status": DeliveryStatus.QUEUED.value,
+            "status_reason": reason,
             "dedupe_key": dedupe_key,
             "created_at": now,
             "updated_at": now,
@@ -587,7 +617,7 @@ class Store:
                 insert(schema.outbox).values(
                     message_id=message_id,
                     attempts=0,
-                    next_attempt_at=now,
+                    next_attempt_at=not_before or now,
                     created_at=now,
                 )
             )
@@ -771,6 +801,32 @@ class Store:
                 )
             )
 
+    def defer_message(
+        self, message_id: int, until: datetime, reason: str, now: datetime
+    ) -> None:
+        """Hold a claimed message back until ``until`` without using up an attempt."""
+        box = schema.outbox
+        with self.transaction() as conn:
+            conn.execute(
+                update(box)
+                .where(box.c.message_id == message_id)
+                .values(
+                    next_attempt_at=until,
+                    attempts=box.c.attempts - 1,
+                    claimed_by=None,
+                    claimed_until=None,
+                )
+            )
+            conn.execute(
+                update(schema.messages)
+                .where(schema.messages.c.id == message_id)
+                .values(
+                    status=DeliveryStatus.QUEUED.value,
+                    status_reason=reason,
+                    updated_at=now,
+                )
+            )
+
     def mark_unsent(
         self,
         message_id: int,
@@ -855,20 +911,116 @@ class Store:
                 )
             )
 
-    def is_opted_out(self, address: str, conn: Connection | None = None) -> bool:
-        """Return True when the latest opt-in or opt-out record for an address is an opt-out."""
+    def consent_entries(
+        self, address: str, purpose: str, conn: Connection | None = None
+    ) -> list[LedgerEntry]:
+        """Return an address's consent records for one purpose, oldest first.
+
+        Records are ordered by when the customer acted, then by when they
+        were stored, so consent collected long ago and imported late does not
+        override a newer opt-out.
+        """
         table = schema.consent_records
         with self._tx(conn) as tx:
-            action = tx.execute(
-                select(table.c.action)
+            rows = tx.execute(
+                select(table)
+                .where(table.c.address == address, table.c.purpose == purpose)
+                .order_by(table.c.recorded_at, table.c.id)
+            ).all()
+        return [
+            LedgerEntry(
+                id=row.id,
+                address=row.address,
+                purpose=row.purpose,
+                action=row.action,
+                source=row.source,
+                actor=row.actor,
+                evidence=row.evidence,
+                recorded_at=_aware(row.recorded_at),
+            )
+            for row in rows
+        ]
+
+    def ledger(self, address: str | None = None) -> list[LedgerEntry]:
+        """Return every consent record, or one address's, in storage order."""
+        table = schema.consent_records
+        query = select(table).order_by(table.c.id)
+        if address is not None:
+            query = query.where(table.c.address == address)
+        with self.read_engine.connect() as conn:
+            rows = conn.execute(query).all()
+        return [
+            LedgerEntry(
+                id=row.id,
+                address=row.address,
+                purpose=row.purpose,
+                action=row.action,
+                source=row.source,
+                actor=row.actor,
+                evidence=row.evidence,
+                recorded_at=_aware(row.recorded_at),
+            )
+            for row in rows
+        ]
+
+    def count_outbound(
+        self, conversation_id: int, conn: Connection | None = None
+    ) -> int:
+        """Return how many messages were queued or sent in a conversation; blocked ones do not count."""
+        table = schema.messages
+        with self._tx(conn) as tx:
+            return int(
+                tx.execute(
+                    select(func.count())
+                    .select_from(table)
+                    .where(
+                        table.c.conversation_id == conversation_id,
+                        table.c.direction == "out",
+                        table.c.status != DeliveryStatus.BLOCKED.value,
+                    )
+                ).scalar_one()
+            )
+
+    def has_inbound(self, conversation_id: int, conn: Connection | None = None) -> bool:
+        """Return True when the customer has written in a conversation."""
+        return self.count_inbound(conversation_id, conn=conn) > 0
+
+    def recent_outbound_times(
+        self,
+        address: str,
+        since: datetime,
+        exclude_purpose: str,
+        exclude_message_id: int | None = None,
+        conn: Connection | None = None,
+    ) -> list[datetime]:
+        """Return creation times of messages queued or sent to an address since a time.
+
+        Blocked and failed messages do not count, nor messages of
+        ``exclude_purpose``.
+        """
+        msg = schema.messages
+        conv = schema.conversations
+        counted = [
+            DeliveryStatus.QUEUED.value,
+            DeliveryStatus.SENDING.value,
+            DeliveryStatus.SENT.value,
+            DeliveryStatus.DELIVERED.value,
+        ]
+        with self._tx(conn) as tx:
+            rows = tx.execute(
+                select(msg.c.created_at)
+                .join(conv, conv.c.id == msg.c.conversation_id)
                 .where(
-                    table.c.address == address,
-                    table.c.action.in_(["opt_in", "opt_out"]),
+                    conv.c.address == address,
+                    msg.c.direction == "out",
+                    msg.c.purpose != exclude_purpose,
+                    msg.c.status.in_(counted),
+                    msg.c.created_at >= since,
+                    msg.c.id != (exclude_message_id or 0),
                 )
-                .order_by(table.c.id.desc())
-                .limit(1)
-            ).scalar()
-        return action == "opt_out"
+                .order_by(msg.c.created_at)
+            ).all()
+        return [_aware(row.created_at) for row in rows]
 
     # Plugin state
 

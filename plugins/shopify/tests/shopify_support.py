@@ -110,6 +110,12 @@ def write_config(
         f"enabled = {json.dumps(list(plugins))}\n"
         "[store]\n"
         f"url = {json.dumps(store_url)}\n"
+        # These tests check what Shopify deliveries turn into, at any hour and
+        # without consent records; the core's gate tests cover those rules.
+        "[compliance]\n"
+        "require_informational_consent = false\n"
+        'sending_window = "00:00-00:00"\n'
+        'opt_out_notice = ""\n'
     )
     path.write_text(head + body, encoding="utf-8")
     return path
