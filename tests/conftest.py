@@ -128,9 +128,13 @@ def make_runtime(
         extra: str = "",
         plugins: tuple[str, ...] = ("sandbox",),
         compliance: str = TEST_COMPLIANCE,
+        compliance_extra: str = "",
     ) -> Runtime:
         path = write_config(
-            extra, plugins=plugins, store_url=store_url, compliance=compliance
+            extra,
+            plugins=plugins,
+            store_url=store_url,
+            compliance=compliance + compliance_extra,
         )
         loaded: LoadedConfig = load_config(path, environ={})
         runtime = build_runtime(loaded, clock=clock)

@@ -26,7 +26,7 @@ def test_init_writes_checkable_config(runner: CliRunner) -> None:
         checked = runner.invoke(cli, ["config", "check", "-c", "parley.toml"])
     assert created.exit_code == 0
     assert checked.exit_code == 0, checked.output
-    assert "OK (9 templates)" in checked.output
+    assert "OK (12 templates)" in checked.output
 
 
 def test_init_refuses_to_overwrite(runner: CliRunner) -> None:

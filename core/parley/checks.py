@@ -100,7 +100,7 @@ def _reference_problems(
                 f"replies.first_message: template {replies.first_message!r} is not defined in [templates]",
             )
         )
-    for key in ("opt_out_confirmation", "help"):
+    for key in ("opt_out_confirmation", "opt_in_confirmation", "help"):
         name = getattr(replies, key)
         if name not in settings.templates:
             problems.append(

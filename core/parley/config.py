@@ -180,6 +180,17 @@ class RepliesSettings(_Section):
         "opt_out_confirmation", description="Template confirming an opt-out."
     )
     help: str = Field("help", description="Template answering HELP or INFO.")
+    opt_in_confirmation: str = Field(
+        "opt_in_confirmation", description="Template confirming START or UNSTOP."
+    )
+    opt_in_prompt: str = Field(
+        "opt_in_prompt",
+        description="Template asking to confirm a sign-up made away from the phone.",
+    )
+    double_opt_in_confirmed: str = Field(
+        "double_opt_in_confirmed",
+        description="Template thanking the customer for confirming a sign-up.",
+    )
 
 
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
@@ -230,6 +241,11 @@ class ComplianceSettings(_Section):
     double_opt_in_sources: list[ConsentSource] = Field(
         default_factory=lambda: sorted(DOUBLE_OPT_IN_SOURCES),
         description="Opt-in sources that need a confirming reply before messages flow.",
+    )
+    provider_keyword_replies: list[str] = Field(
+        default_factory=list,
+        description="Channel ids whose provider answers STOP, START and HELP itself, "
+        "so parley records the keyword but sends no confirmation of its own.",
     )
     opt_out_notice: str = Field(
         "Reply STOP to opt out.",

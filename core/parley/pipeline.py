@@ -18,10 +18,11 @@ from datetime import datetime
 from sqlalchemy import Connection
 
 from parley.channels import Channel
+from parley.consent import ConsentState
 from parley.contacts import ContactDirectory, normalize_address
 from parley.context import PluginContext
 from parley.gate import ALWAYS_ALLOWED_KINDS, SendGate, SendRequest
-from parley.keywords import KeywordKind, KeywordSet
+from parley.keywords import KeywordKind, KeywordMatch, KeywordSet
 from parley.models import (
     AddressKind,
     ChannelAddress,
@@ -267,52 +268,45 @@ class EventProcessor:
         now: datetime,
         conn: Connection,
     ) -> None:
-        match = self.keywords.classify(message.body)
-        replies = self.settings.replies
-        evidence = f"inbound message {message.provider_message_id}"
-
-        if match.kind is KeywordKind.OPT_OUT:
-            self._record_consent(
-                contact, message.channel, address, "opt_out", evidence, now, conn
-            )
-            logger.info(
-                "contact %s opted out on %s (keyword %s)",
-                contact.id,
+        match, source = self._classify(message)
+        evidence = (
+            f"inbound message {message.provider_message_id} on {message.channel}, "
+            f"keyword {match.keyword}: {message.body}"
+        )
+        handlers = {
+            KeywordKind.OPT_OUT: self._on_opt_out,
+            KeywordKind.OPT_IN: self._on_opt_in,
+            KeywordKind.CONFIRM: self._on_confirm,
+            KeywordKind.HELP: self._on_help,
+        }
+        handler = handlers.get(match.kind) if match.kind else None
+        plan = None
+        if handler is not None:
+            plan = handler(
+                contact,
                 message.channel,
-                match.keyword,
+                address,
+                source,
+                evidence,
+                message_id,
+                now,
+                conn,
             )
-            plan = PlannedMessage(
-                "opt_out_confirmation",
-                Purpose.CONVERSATIONAL,
-                replies.opt_out_confirmation,
-                f"opt_out_confirmation:{message_id}",
-            )
-        elif match.kind is KeywordKind.OPT_IN:
-            self._record_consent(
-                contact, message.channel, address, "opt_in", evidence, now, conn
-            )
-            logger.info(
-                "contact %s opted in on %s (keyword %s)",
-                contact.id,
-                message.channel,
-                match.keyword,
-            )
-            plan = None
-        elif match.kind is KeywordKind.HELP:
-            plan = PlannedMessage(
-                "help", Purpose.CONVERSATIONAL, replies.help, f"help:{message_id}"
-            )
-        elif replies.first_message and self._is_first_inbound(
-            conversation_id, created, conn
+        # A YES with no sign-up waiting is an ordinary message.
+        ordinary = match.kind is None or (
+            match.kind is KeywordKind.CONFIRM and plan is None
+        )
+        if (
+            ordinary
+            and self.settings.replies.first_message
+            and self._is_first_inbound(conversation_id, created, conn)
         ):
             plan = PlannedMessage(
                 "auto_reply",
                 Purpose.CONVERSATIONAL,
-                replies.first_message,
+                self.settings.replies.first_message,
                 f"first_message:{conversation_id}",
             )
-        else:
-            plan = None
 
         if match.possible_opt_out:
             logger.info(
@@ -320,6 +314,17 @@ class EventProcessor:
                 message_id,
                 conversation_id,
             )
+        if (
+            plan is not None
+            and match.kind
+            and message.channel in self.settings.compliance.provider_keyword_replies
+        ):
+            logger.info(
+                "%s keyword on %s is answered by the provider; no reply of our own",
+                match.kind.value,
+                message.channel,
+            )
+            plan = None
         if plan is not None and plan.template in self.settings.templates:
             self._queue(
                 plan,
@@ -331,6 +336,141 @@ class EventProcessor:
                 now,
                 conn,
             )
+
+    def _classify(self, message: InboundMessage) -> tuple[KeywordMatch, str]:
+        """Classify a message, trusting the provider's own keyword report first."""
+        reported = (message.opt_out_type or "").strip().upper()
+        provider_kinds = {
+            "STOP": KeywordKind.OPT_OUT,
+            "START": KeywordKind.OPT_IN,
+            "HELP": KeywordKind.HELP,
+        }
+        if reported in provider_kinds:
+            keyword = reported.lower()
+            return KeywordMatch(
+                kind=provider_kinds[reported], keyword=keyword
+            ), "provider_report"
+        return self.keywords.classify(message.body), "keyword"
+
+    def _on_opt_out(
+        self,
+        contact: Contact,
+        channel: str,
+        address: str,
+        source: str,
+        evidence: str,
+        message_id: int,
+        now: datetime,
+        conn: Connection,
+    ) -> PlannedMessage:
+        self._record_consent(
+            contact,
+            channel,
+            address,
+            "opt_out",
+            source,
+            list(Purpose),
+            evidence,
+            now,
+            conn,
+        )
+        logger.info("contact %s opted out on %s", contact.id, channel)
+        return PlannedMessage(
+            "opt_out_confirmation",
+            Purpose.CONVERSATIONAL,
+            self.settings.replies.opt_out_confirmation,
+            f"opt_out_confirmation:{message_id}",
+        )
+
+    def _on_opt_in(
+        self,
+        contact: Contact,
+        channel: str,
+        address: str,
+        source: str,
+        evidence: str,
+        message_id: int,
+        now: datetime,
+        conn: Connection,
+    ) -> PlannedMessage:
+        # START restores what STOP withdrew; it grants no consent the
+        # customer never gave. Conversational replies are always restored.
+        statuses = self.gate.consent_statuses(address, conn=conn)
+        restored = [
+            purpose
+            for purpose, status in statuses.items()
+            if status.state is ConsentState.OPTED_OUT
+            or purpose is Purpose.CONVERSATIONAL
+        ]
+        self._record_consent(
+            contact, channel, address, "opt_in", source, restored, evidence, now, conn
+        )
+        logger.info(
+            "contact %s opted back in on %s for %s",
+            contact.id,
+            channel,
+            ", ".join(purpose.value for purpose in restored),
+        )
+        return PlannedMessage(
+            "opt_in_confirmation",
+            Purpose.CONVERSATIONAL,
+            self.settings.replies.opt_in_confirmation,
+            f"opt_in_confirmation:{message_id}",
+        )
+
+    def _on_confirm(
+        self,
+        contact: Contact,
+        channel: str,
+        address: str,
+        source: str,
+        evidence: str,
+        message_id: int,
+        now: datetime,
+        conn: Connection,
+    ) -> PlannedMessage | None:
+        statuses = self.gate.consent_statuses(address, conn=conn)
+        pending = [
+            p for p, status in statuses.items() if status.state is ConsentState.PENDING
+        ]
+        if not pending:
+            return None
+        self._record_consent(
+            contact,
+            channel,
+            address,
+            "confirmation",
+            source,
+            pending,
+            evidence,
+            now,
+            conn,
+        )
+        logger.info("contact %s confirmed a sign-up on %s", contact.id, channel)
+        return PlannedMessage(
+            "double_opt_in_confirmed",
+            Purpose.CONVERSATIONAL,
+            self.settings.replies.double_opt_in_confirmed,
+            f"double_opt_in_confirmed:{message_id}",
+        )
+
+    def _on_help(
+        self,
+        contact: Contact,
+        channel: str,
+        address: str,
+        source: str,
+        evidence: str,
+        message_id: int,
+        now: datetime,
+        conn: Connection,
+    ) -> PlannedMessage:
+        return PlannedMessage(
+            "help",
+            Purpose.CONVERSATIONAL,
+            self.settings.replies.help,
+            f"help:{message_id}",
+        )
 
     def _is_first_inbound(
         self, conversation_id: int, created: bool, conn: Connection
@@ -348,17 +488,19 @@ class EventProcessor:
         channel: str,
         address: str,
         action: str,
+        source: str,
+        purposes: list[Purpose],
         evidence: str,
         now: datetime,
         conn: Connection,
     ) -> None:
-        for purpose in Purpose:
+        for purpose in purposes:
             self.store.add_consent(
                 channel=channel,
                 address=address,
                 purpose=purpose.value,
                 action=action,
-                source="keyword",
+                source=source,
                 actor=f"contact:{contact.id}",
                 evidence=evidence,
                 now=now,

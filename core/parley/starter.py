@@ -42,6 +42,15 @@ DEFAULT_TEMPLATES: dict[str, str] = {
     "opt_out_confirmation": (
         "You're unsubscribed from {{Business Name}} messages and will get no more texts. Reply START to resubscribe."
     ),
+    "opt_in_confirmation": (
+        "You're subscribed to {{Business Name}} messages again. Reply STOP to opt out."
+    ),
+    "opt_in_prompt": (
+        "{{Business Name}}: reply YES to confirm you want texts from us. Msg & data rates may apply. Reply STOP to opt out."
+    ),
+    "double_opt_in_confirmed": (
+        "Thanks, you're confirmed for {{Business Name}} texts. Reply STOP to opt out."
+    ),
     "help": (
         "{{Business Name}}: reply to this number for help, or STOP to opt out. Msg & data rates may apply."
     ),
