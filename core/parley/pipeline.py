@@ -316,7 +316,7 @@ class EventProcessor:
             )
         if (
             plan is not None
-            and match.kind
+            and not ordinary
             and message.channel in self.settings.compliance.provider_keyword_replies
         ):
             logger.info(
