@@ -416,3 +416,28 @@ def test_retry_delay_honours_retry_after() -> None:
 
 def test_retry_after_beyond_maximum_wins() -> None:
     assert retry_delay(1, initial=1, maximum=60, retry_after=120) == 120
+
+
+def test_provider_unsubscribed_records_opt_out(
+    make_runtime: Callable[..., Runtime], clock: FakeClock
+) -> None:
+    runtime = make_runtime()
+    unsubscribed = DeliveryError(
+        "recipient unsubscribed",
+        permanent=False,
+        code="21610",
+        recipient_opted_out=True,
+    )
+    worker = OutboxWorker(runtime.context, {"fake": FakeChannel([unsubscribed])}, "w1")
+    message_id = queue_message(runtime, clock)
+
+    worker.run_once()
+
+    assert message_row(runtime.store, message_id).status == "failed"
+    ledger = runtime.store.ledger(PHONE)
+    assert {(e.purpose, e.action, e.source) for e in ledger} == {
+        ("conversational", "opt_out", "provider_report"),
+        ("informational", "opt_out", "provider_report"),
+        ("promotional", "opt_out", "provider_report"),
+    }
+    assert "21610" in (ledger[0].evidence or "")

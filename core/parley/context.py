@@ -23,7 +23,7 @@ if TYPE_CHECKING:
     import pluggy
 
     from parley.config import CoreSettings
-    from parley.models import OrderStatusEvent
+    from parley.models import ConsentRecord, OrderStatusEvent
     from parley.store import Store
 
 Clock = Callable[[], datetime]
@@ -132,6 +132,24 @@ class PluginContext:
                 ("order_status", event.dedupe_key, event.to_json()) for event in events
             ],
             now=self.clock(),
+        )
+
+    def record_consent(self, record: ConsentRecord, channel: str = "*") -> None:
+        """Append a consent record to the ledger, such as a provider's block list entry.
+
+        Args:
+            record: what the customer did, with its source and evidence.
+            channel: the channel id it came from; ``*`` for every channel.
+        """
+        self.store.add_consent(
+            channel=channel,
+            address=record.address.value,
+            purpose=record.purpose.value,
+            action=record.action.value,
+            source=record.source.value,
+            actor=record.actor,
+            evidence=record.evidence,
+            now=record.occurred_at,
         )
 
     def get_state(self, plugin_id: str, key: str) -> str | None:

@@ -58,6 +58,9 @@ class DeliveryError(ParleyError):
             unsubscribed number), False for transient failures.
         retry_after: seconds the provider asked us to wait, when it said so.
         code: the provider's error code, when it gave one.
+        recipient_opted_out: True when the provider refused because the
+            recipient unsubscribed with it (Twilio's 21610); the core then
+            records an opt-out in the consent ledger.
     """
 
     def __init__(
@@ -67,11 +70,13 @@ class DeliveryError(ParleyError):
         permanent: bool,
         retry_after: float | None = None,
         code: str | None = None,
+        recipient_opted_out: bool = False,
     ) -> None:
         super().__init__(message)
-        self.permanent = permanent
+        self.permanent = permanent or recipient_opted_out
         self.retry_after = retry_after
         self.code = code
+        self.recipient_opted_out = recipient_opted_out
 
 
 class WebhookRejected(ParleyError):

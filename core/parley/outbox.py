@@ -144,6 +144,8 @@ class OutboxWorker:
     def _handle_delivery_error(
         self, message: ClaimedMessage, err: DeliveryError
     ) -> None:
+        if err.recipient_opted_out:
+            self._record_provider_opt_out(message, err)
         if err.permanent:
             self.store.mark_unsent(
                 message.message_id,
@@ -161,6 +163,28 @@ class OutboxWorker:
             )
             return
         self._retry(message, str(err), err.retry_after)
+
+    def _record_provider_opt_out(
+        self, message: ClaimedMessage, err: DeliveryError
+    ) -> None:
+        now = self.context.clock()
+        for purpose in Purpose:
+            self.store.add_consent(
+                channel=message.channel,
+                address=message.to,
+                purpose=purpose.value,
+                action="opt_out",
+                source="provider_report",
+                actor=f"channel:{message.channel}",
+                evidence=f"provider error {err.code} for message {message.message_id}: {err}",
+                now=now,
+            )
+        logger.warning(
+            "message %s: the provider reports the recipient unsubscribed (code %s); "
+            "opt-out recorded",
+            message.message_id,
+            err.code,
+        )
 
     def _retry(
         self, message: ClaimedMessage, error: str, retry_after: float | None
