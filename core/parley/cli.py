@@ -246,6 +246,71 @@ def explain(to: str, purpose: str, kind: str, config_path: str | None) -> None:
     sys.exit(code)
 
 
+@cli.group()
+def consent() -> None:
+    """Export or import the consent ledger."""
+
+
+@consent.command("export")
+@click.option(
+    "--address", default=None, help="Only this phone number or email address."
+)
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["csv", "jsonl"]),
+    default="csv",
+    show_default=True,
+)
+@click.option("-c", "--config", "config_path", default=None, help=CONFIG_OPTION_HELP)
+def consent_export(address: str | None, fmt: str, config_path: str | None) -> None:
+    """Write the consent ledger with its evidence to standard output."""
+    from parley.consent_io import export_ledger
+    from parley.phones import normalize_email, normalize_phone
+    from parley.store import open_store
+
+    loaded = _load(config_path)
+    wanted = None
+    if address is not None:
+        region = loaded.settings.contacts.default_region
+        wanted = normalize_phone(address, region) or normalize_email(address)
+        if wanted is None:
+            _fail(f"--address {address!r} is not a phone number or email address")
+    store = open_store(loaded.settings.store_url)
+    try:
+        click.echo(export_ledger(store.ledger(wanted), fmt), nl=False)
+    finally:
+        store.close()
+
+
+@consent.command("import")
+@click.argument("path", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("-c", "--config", "config_path", default=None, help=CONFIG_OPTION_HELP)
+def consent_import(path: Path, config_path: str | None) -> None:
+    """Load consent records from a CSV file; exit 1 if any row is rejected."""
+    from parley.consent_io import import_ledger
+    from parley.context import utc_now
+    from parley.store import open_store
+
+    loaded = _load(config_path)
+    store = open_store(loaded.settings.store_url)
+    try:
+        report = import_ledger(
+            path.read_text(encoding="utf-8"), store, loaded.settings, utc_now()
+        )
+    finally:
+        store.close()
+
+    for line, reason in report.rejected:
+        click.echo(f"{path}:{line}: rejected: {reason}", err=True)
+    click.echo(
+        f"{report.added} record(s) added, {report.skipped} already in the ledger, "
+        f"{len(report.rejected)} rejected, {report.prompts} confirmation prompt(s) queued"
+    )
+    if report.rejected:
+        sys.exit(1)
+
+
 @cli.command()
 @click.option(
     "--keep",
@@ -274,7 +339,16 @@ def _add_plugin_commands(group: click.Group) -> None:
 
 # Built-in commands run without loading the config for plugin commands, so a
 # broken config never stops 'parley init' or 'parley config check'.
-_BUILT_IN = ("init", "demo", "plugins", "config", "run", "explain", "--version")
+_BUILT_IN = (
+    "init",
+    "demo",
+    "plugins",
+    "config",
+    "run",
+    "explain",
+    "consent",
+    "--version",
+)
 
 
 def main() -> None:

@@ -185,6 +185,13 @@ class SendGate:
             )
         if status.state is ConsentState.OPTED_IN:
             return RuleResult("consent", True, status.describe())
+        if (
+            status.state is ConsentState.PENDING
+            and request.kind == CONFIRMATION_PROMPT_KIND
+        ):
+            return RuleResult(
+                "consent", True, f"prompt for a pending sign-up: {status.describe()}"
+            )
         return RuleResult(
             "consent", False, f"no {request.purpose.value} consent: {status.describe()}"
         )

@@ -6,6 +6,8 @@ store attaches UTC when it reads them.
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 from sqlalchemy import (
     JSON,
     BigInteger,
@@ -20,13 +22,48 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
 )
+from sqlalchemy.engine import Dialect
+from sqlalchemy.types import TypeDecorator
 
 metadata = MetaData()
 
 # SQLite only auto-increments an INTEGER PRIMARY KEY, so ids are BIGINT on
 # PostgreSQL and INTEGER on SQLite.
 Id = BigInteger().with_variant(Integer(), "sqlite")
-Timestamp = DateTime(timezone=True)
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """A timezone-aware timestamp, stored in UTC on every database.
+
+    SQLite keeps no offset: without this, 10:15-05:00 would be stored as
+    10:15 and read back as 10:15 UTC.
+    """
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(
+        self, value: datetime | None, dialect: Dialect
+    ) -> datetime | None:
+        """Convert a value to UTC before it is written."""
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError(
+                f"naive datetime {value.isoformat()} given; pass a timezone-aware one"
+            )
+        return value.astimezone(UTC)
+
+    def process_result_value(
+        self, value: datetime | None, dialect: Dialect
+    ) -> datetime | None:
+        """Attach UTC to a value SQLite returned without an offset."""
+        if value is None or value.tzinfo is not None:
+            return value
+        return value.replace(tzinfo=UTC)
+
+
+Timestamp = UTCDateTime()
 
 schema_migrations = Table(
     "schema_migrations",
