@@ -313,6 +313,39 @@ def consent_import(path: Path, config_path: str | None) -> None:
 
 @cli.command()
 @click.option(
+    "--inactive-days",
+    type=click.IntRange(min=1),
+    required=True,
+    help="Suspend addresses with no messages or consent changes for this many days.",
+)
+@click.option(
+    "--dry-run", is_flag=True, help="List the addresses without suspending them."
+)
+@click.option("-c", "--config", "config_path", default=None, help=CONFIG_OPTION_HELP)
+def purge(inactive_days: int, dry_run: bool, config_path: str | None) -> None:
+    """Suspend stale numbers so that further sends need fresh consent."""
+    from parley.context import utc_now
+    from parley.phones import mask_phone
+    from parley.purge import suspend_inactive
+    from parley.store import open_store
+
+    loaded = _load(config_path)
+    store = open_store(loaded.settings.store_url)
+    try:
+        addresses = suspend_inactive(store, inactive_days, utc_now(), dry_run=dry_run)
+    finally:
+        store.close()
+    for address in addresses:
+        click.echo(
+            f"{'would suspend' if dry_run else 'suspended'} {mask_phone(address)}"
+        )
+    click.echo(
+        f"{len(addresses)} address(es) {'to suspend' if dry_run else 'suspended'}"
+    )
+
+
+@cli.command()
+@click.option(
     "--keep",
     is_flag=True,
     help="Keep the demo's temporary directory and print its path.",
@@ -347,6 +380,7 @@ _BUILT_IN = (
     "run",
     "explain",
     "consent",
+    "purge",
     "--version",
 )
 

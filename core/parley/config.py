@@ -242,6 +242,12 @@ class ComplianceSettings(_Section):
         default_factory=lambda: sorted(DOUBLE_OPT_IN_SOURCES),
         description="Opt-in sources that need a confirming reply before messages flow.",
     )
+    suspend_after_inactive_days: int = Field(
+        0,
+        ge=0,
+        description="Suspend addresses with no messages or consent changes for this many "
+        "days, so further sends need fresh consent; 0 turns it off.",
+    )
     provider_keyword_replies: list[str] = Field(
         default_factory=list,
         description="Channel ids whose provider answers STOP, START and HELP itself, "

@@ -136,6 +136,7 @@ class ConsentSource(enum.StrEnum):
     PHONE_CALL = "phone_call"
     IMPORT = "import"
     PROVIDER_REPORT = "provider_report"
+    INACTIVITY = "inactivity"
 
 
 @dataclass(frozen=True)

@@ -20,6 +20,7 @@ from parley.errors import PluginError
 from parley.outbox import OutboxWorker
 from parley.pipeline import EventProcessor
 from parley.plugins import plugin_id_of
+from parley.purge import purge_poller
 from parley.store import Store, open_store
 from parley.webhooks import WebhookRoute
 from parley.workers import EventWorker
@@ -71,6 +72,9 @@ def build_runtime(loaded: LoadedConfig, clock: Clock = utc_now) -> Runtime:
     channels = collect_channels(context)
     routes = collect_routes(context, channels)
     pollers = collect_pollers(context)
+    purge = purge_poller(context)
+    if purge is not None:
+        pollers.append(purge)
     return Runtime(loaded, store, context, channels, routes, pollers, new_worker_id())
 
 

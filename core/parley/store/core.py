@@ -981,6 +981,50 @@ class Store:
                 ).scalar_one()
             )
 
+    def inactive_addresses(self, cutoff: datetime) -> list[str]:
+        """Return addresses with no message and no consent record since ``cutoff``.
+
+        Addresses whose latest record is already a suspension are left out.
+        """
+        msg, conv, consent = (
+            schema.messages,
+            schema.conversations,
+            schema.consent_records,
+        )
+        message_activity = (
+            select(
+                conv.c.address.label("address"),
+                func.max(msg.c.created_at).label("last"),
+            )
+            .join(msg, msg.c.conversation_id == conv.c.id)
+            .group_by(conv.c.address)
+        )
+        consent_activity = select(
+            consent.c.address.label("address"),
+            func.max(consent.c.recorded_at).label("last"),
+        ).group_by(consent.c.address)
+        with self.read_engine.connect() as conn:
+            last: dict[str, datetime] = {}
+            for query in (message_activity, consent_activity):
+                for row in conn.execute(query):
+                    moment = _aware(row.last)
+                    if moment is not None and (
+                        row.address not in last or moment > last[row.address]
+                    ):
+                        last[row.address] = moment
+            latest_action: dict[str, str] = {}
+            for row in conn.execute(
+                select(consent.c.address, consent.c.action).order_by(
+                    consent.c.recorded_at, consent.c.id
+                )
+            ):
+                latest_action[row.address] = row.action
+        suspended = {
+            address for address, action in latest_action.items() if action == "suspend"
+        }
+        stale = [address for address, moment in last.items() if moment < cutoff]
+        return sorted(address for address in stale if address not in suspended)
+
     def has_inbound(self, conversation_id: int, conn: Connection | None = None) -> bool:
         """Return True when the customer has written in a conversation."""
         return self.count_inbound(conversation_id, conn=conn) > 0
