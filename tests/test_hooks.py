@@ -407,3 +407,24 @@ def test_hook_starter_config_in_init(
     assert config["acmestarter"] == {"api_key": ""}
     assert config["templates"]["order_shipped"] == "Acme says {{Order Number}} shipped."
     assert "order_confirmed" in config["templates"]
+
+
+def test_hook_message_received_failure_logged(
+    build: Callable[..., Runtime], caplog: pytest.LogCaptureFixture
+) -> None:
+    class Broken:
+        @hookimpl
+        def message_received(self) -> None:
+            raise RuntimeError("plugin bug")
+
+    runtime = build({"broken": Broken()})
+    with TestClient(Daemon(runtime).app) as client:
+        client.post(
+            "/webhooks/sandbox", json={"from": PHONE, "body": "Hi", "id": "m-9"}
+        )
+        drain(runtime)
+    assert "failed in message_received for message m-9" in caplog.text
+    assert [m.kind for m in runtime.store.messages() if m.direction == "out"] == [
+        "auto_reply"
+    ]
+    assert runtime.store.counts()["pending_events"] == 0

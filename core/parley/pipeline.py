@@ -250,11 +250,29 @@ class EventProcessor:
             self.store.complete_event(claimed.id, now, conn=conn)
 
         if stored is not None:
+            self._notify_message_received(message, contact, conversation_id)
+
+    def _notify_message_received(
+        self, message: InboundMessage, contact: Contact, conversation_id: int
+    ) -> None:
+        """Call message_received after the message is stored and answered.
+
+        The event is already done, so a plugin failure here is logged and
+        not retried: retrying would store and answer nothing new.
+        """
+        try:
             self.context.plugin_manager.hook.message_received(
                 message=message,
                 contact=contact,
                 conversation_id=conversation_id,
                 context=self.context,
+            )
+        except Exception:  # noqa: BLE001 - one plugin's failure must not hide the message
+            logger.exception(
+                "a plugin failed in message_received for message %s in conversation %s; "
+                "the message is stored and is not processed again",
+                message.provider_message_id,
+                conversation_id,
             )
 
     def _answer_inbound(
