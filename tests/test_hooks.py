@@ -428,3 +428,19 @@ def test_hook_message_received_failure_logged(
         "auto_reply"
     ]
     assert runtime.store.counts()["pending_events"] == 0
+
+
+def test_hook_resolve_field_outside_transaction(build: Callable[..., Runtime]) -> None:
+    class StoreReader:
+        @hookimpl
+        def resolve_field(self, name: str, context: PluginContext) -> str | None:
+            if name != "favourite colour":
+                return None
+            context.set_state("reader", "seen", "yes")
+            return "blue"
+
+    templates = '{"order_confirmed": "Colour: {{favourite colour | none}}"}'
+    runtime = build({"reader": StoreReader()}, environ={"PARLEY_TEMPLATES": templates})
+    runtime.context.accept_order_events("teststore", "d-1", "t", [confirmed()])
+    drain(runtime)
+    assert [m.body for m in runtime.store.messages()] == ["Colour: blue"]

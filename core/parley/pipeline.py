@@ -61,6 +61,7 @@ class EventProcessor:
         self.directory = ContactDirectory(context)
         self.gate = SendGate(self.store, self.settings)
         self.keywords = KeywordSet()
+        self._fields: dict[str, str | None] = {}
 
     def process(self, event: ClaimedEvent) -> None:
         """Process one claimed event and mark it done.
@@ -84,6 +85,8 @@ class EventProcessor:
         self.context.plugin_manager.hook.order_status_changed(
             event=event, contact=contact, context=self.context
         )
+        template = self.settings.order_updates.templates.get(event.status)
+        self._prefetch_fields([template] if template else [], contact, event)
 
         with self.store.transaction() as conn:
             self._record_event_consents(event, contact, now, conn)
@@ -224,6 +227,22 @@ class EventProcessor:
             return
 
         contact = self.directory.resolve([sender], None, now)
+        replies = self.settings.replies
+        self._prefetch_fields(
+            [
+                name
+                for name in (
+                    replies.first_message,
+                    replies.opt_out_confirmation,
+                    replies.opt_in_confirmation,
+                    replies.double_opt_in_confirmed,
+                    replies.help,
+                )
+                if name
+            ],
+            contact,
+            None,
+        )
         with self.store.transaction() as conn:
             conversation_id, created = self.store.open_conversation(
                 contact.id, message.channel, sender.value, now, conn=conn
@@ -651,14 +670,43 @@ class EventProcessor:
                 reason,
             )
 
+    def _prefetch_fields(
+        self,
+        template_names: list[str],
+        contact: Contact,
+        event: OrderStatusEvent | None,
+    ) -> None:
+        """Resolve the fields of templates that may be sent, before any transaction.
+
+        Plugins may call their provider or the store from resolve_field; doing
+        that inside the event's write transaction would hold SQLite's only
+        writer lock for the length of a network call. The event worker is
+        single-threaded, so the values are kept on the processor.
+        """
+        self._fields = {}
+        for name in template_names:
+            text = self.settings.templates.get(name)
+            if text is None:
+                continue
+            for field_name in parse_template(name, text).fields:
+                if field_name not in self._fields:
+                    self._fields[field_name] = (
+                        self.context.plugin_manager.hook.resolve_field(
+                            name=field_name,
+                            contact=contact,
+                            event=event,
+                            context=self.context,
+                        )
+                    )
+
     def _resolve(
         self, name: str, contact: Contact, event: OrderStatusEvent | None
     ) -> str | None:
+        normalized = normalize_field_name(name)
+        if normalized in self._fields:
+            return self._fields[normalized]
         return self.context.plugin_manager.hook.resolve_field(
-            name=normalize_field_name(name),
-            contact=contact,
-            event=event,
-            context=self.context,
+            name=normalized, contact=contact, event=event, context=self.context
         )
 
 
