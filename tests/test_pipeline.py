@@ -307,3 +307,25 @@ def test_event_consent_recorded_in_ledger(runtime: Runtime) -> None:
             "order 1042, checkout phone field",
         )
     ]
+
+
+def test_same_consent_on_two_events_recorded_once(runtime: Runtime) -> None:
+    from parley.models import ConsentAction, ConsentRecord, ConsentSource, Purpose
+
+    consent = ConsentRecord(
+        address=ChannelAddress(AddressKind.PHONE, "+14155550123"),
+        purpose=Purpose.INFORMATIONAL,
+        action=ConsentAction.OPT_IN,
+        source=ConsentSource.CHECKOUT,
+        occurred_at=STARTED,
+        evidence="order 1042, checkout phone field",
+        actor="teststore:harbor",
+    )
+    confirmed = dataclasses.replace(
+        order_event(OrderStatus.CONFIRMED), consents=(consent,)
+    )
+    shipped = dataclasses.replace(
+        order_event(OrderStatus.SHIPPED, minutes=5), consents=(consent,)
+    )
+    deliver(runtime, "d-1", confirmed, shipped)
+    assert len(runtime.store.ledger("+14155550123")) == 1

@@ -14,6 +14,7 @@ NAME_PATTERN = re.compile(r"[a-z][a-z0-9]*(-[a-z0-9]+)*")
 RESERVED_IDS = frozenset(
     {
         "business",
+        "compliance",
         "contacts",
         "core",
         "data_dir",

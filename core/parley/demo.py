@@ -55,9 +55,9 @@ enabled = ["sandbox", "shopify"]
 name = "Harbor & Pine"
 
 [compliance]
-# The demo runs at any hour, so it sends without quiet hours.
+# The demo runs at any hour, so it sends without quiet hours. Order updates
+# still need informational consent, which the shop's checkout gives below.
 sending_window = "00:00-00:00"
-require_informational_consent = false
 
 [order_updates]
 channel = "sandbox"
@@ -86,6 +86,9 @@ outbox_file = "sandbox-outbox.jsonl"
 [[shopify.shops]]
 domain = "{shop}"
 client_secret = "{secret}"
+# A phone number given at checkout counts as consent to order updates; the
+# consent ledger keeps the order id and field as evidence.
+checkout_phone_is_consent = true
 """
 
 

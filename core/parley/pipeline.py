@@ -109,6 +109,17 @@ class EventProcessor:
                     consent.address.kind.value,
                 )
                 continue
+            known = self.store.consent_entries(
+                address.value, consent.purpose.value, conn=conn
+            )
+            if any(
+                entry.action == consent.action.value
+                and entry.source == consent.source.value
+                and entry.recorded_at == consent.occurred_at
+                and entry.evidence == consent.evidence
+                for entry in known
+            ):
+                continue
             self.store.add_consent(
                 channel="*",
                 address=address.value,

@@ -8,6 +8,7 @@ delivery gets 200 with status ``duplicate`` and stores nothing.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 from collections.abc import Mapping
@@ -247,15 +248,19 @@ class ShopifyWebhookHandler:
         summary = summary.merged_with(previous)
         order_ref = OrderRef(delivery.shop, order_id, summary, delivery.occurred_at)
 
+        # Every Order body carries the checkout's consent, so an update for an
+        # order whose creation parley never saw (a cancellation, say) still
+        # has it. The core appends a record only once.
+        consents = order_consents(order, order_id, shop, region, delivery.occurred_at)
         if delivery.topic in CONFIRMATION_TOPICS:
-            consents = order_consents(
-                order, order_id, shop, region, delivery.occurred_at
-            )
             events = confirmation_events(
                 order_ref, delivery.topic, settings.confirmed_on, consents
             )
         else:
-            events = order_change_events(order_ref, delivery.topic, order)
+            events = [
+                dataclasses.replace(event, consents=consents)
+                for event in order_change_events(order_ref, delivery.topic, order)
+            ]
 
         changed = summary if summary != previous else None
         return MappedDelivery(order_id, events, changed)

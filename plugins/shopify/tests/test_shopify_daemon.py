@@ -198,14 +198,18 @@ def _nothing_stored(runtime: Runtime) -> bool:
 def test_invalid_json_rejected_over_http(client: TestClient, runtime: Runtime) -> None:
     body = b'{"id": 1001, "name": "#1001",'
     response = client.post(
-        "/webhooks/shopify", content=body, headers=signed_headers(body, "orders/create", "t-2")
+        "/webhooks/shopify",
+        content=body,
+        headers=signed_headers(body, "orders/create", "t-2"),
     )
     assert response.status_code == 400
     assert "JSON" in response.json()["error"]
     assert _nothing_stored(runtime)
 
 
-def test_missing_webhook_id_rejected_over_http(client: TestClient, runtime: Runtime) -> None:
+def test_missing_webhook_id_rejected_over_http(
+    client: TestClient, runtime: Runtime
+) -> None:
     body = order_1001()
     headers = signed_headers(body, "orders/create", "t-3")
     del headers["X-Shopify-Webhook-Id"]
@@ -215,12 +219,16 @@ def test_missing_webhook_id_rejected_over_http(client: TestClient, runtime: Runt
     assert _nothing_stored(runtime)
 
 
-def test_oversized_body_rejected_over_http(client: TestClient, runtime: Runtime) -> None:
+def test_oversized_body_rejected_over_http(
+    client: TestClient, runtime: Runtime
+) -> None:
     order = json.loads(order_1001())
     order["note"] = "x" * 1_100_000
     body = compact(order)
     response = client.post(
-        "/webhooks/shopify", content=body, headers=signed_headers(body, "orders/create", "t-4")
+        "/webhooks/shopify",
+        content=body,
+        headers=signed_headers(body, "orders/create", "t-4"),
     )
     assert response.status_code == 413
     assert "larger than" in response.json()["error"]
@@ -235,7 +243,9 @@ def test_rejection_logs_no_personal_data(
     headers["X-Shopify-Hmac-Sha256"] = "bm90IHRoZSByaWdodCBzaWduYXR1cmU="
     client.post("/webhooks/shopify", content=body, headers=headers)
     client.post(
-        "/webhooks/shopify", content=body, headers=signed_headers(body, "customers/create", "t-6")
+        "/webhooks/shopify",
+        content=body,
+        headers=signed_headers(body, "customers/create", "t-6"),
     )
     assert "rejected with 401" in caplog.text
     assert "rejected with 400" in caplog.text
