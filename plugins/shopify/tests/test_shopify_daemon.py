@@ -252,3 +252,26 @@ def test_rejection_logs_no_personal_data(
     assert "4155550127" not in caplog.text
     assert "Ana" not in caplog.text
     assert SECRET not in caplog.text
+
+
+def test_tampered_fulfillment_changes_nothing(client: TestClient, runtime: Runtime) -> None:
+    order, order_headers = load_fixture("orders_create")
+    assert post(client, order, order_headers) == 200
+    drain(runtime)
+    before = runtime.store.counts()
+    messages_before = runtime.store.messages()
+
+    body, headers = load_fixture("fulfillments_create")
+    tampered = bytearray(body)
+    tampered[body.index(b"1Z999")] = ord("2")
+    assert post(client, bytes(tampered), headers) == 401
+    drain(runtime)
+    assert runtime.store.counts() == before
+    assert runtime.store.messages() == messages_before
+
+    assert post(client, body, headers) == 200
+    assert post(client, body, headers) == 200
+    drain(runtime)
+    shipped = [m for m in order_updates(runtime) if "shipped" in m.body]
+    assert len(shipped) == 1
+    assert "trackNums=1Z999AA10123456784" in shipped[0].body
