@@ -77,7 +77,7 @@ class GateDecision:
 
 @dataclass(frozen=True)
 class SendRequest:
-    """What the gate needs to know about one message."""
+    """The facts about one message that the gate checks."""
 
     address: str
     purpose: Purpose

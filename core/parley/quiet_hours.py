@@ -21,7 +21,7 @@ from phonenumbers import geocoder
 from phonenumbers import timezone as phone_timezone
 
 # A prefix that maps to more zones than this (toll-free numbers map to
-# about forty) says nothing useful about where the recipient is.
+# about forty) gives no useful location for the recipient.
 _MAX_PREFIX_ZONES = 4
 
 _WINDOW = re.compile(r"^\s*(\d{1,2}):(\d{2})\s*-\s*(\d{1,2}):(\d{2})\s*$")
@@ -96,10 +96,9 @@ def recipient_zones(
     phone: str | None, contact_zone: str | None, business_zone: str
 ) -> list[ZoneInfo]:
     """Return the time zones to judge a recipient's local time in."""
-    for name in (contact_zone,):
-        zone = _zone(name)
-        if zone is not None:
-            return [zone]
+    known = _zone(contact_zone)
+    if known is not None:
+        return [known]
 
     zones = [_zone(name) for name in _prefix_zone_names(phone)]
     found = [zone for zone in zones if zone is not None]
