@@ -12,17 +12,16 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Mapping
-from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import Connection
 
 from parley.channels import Channel
-from parley.consent import ConsentState
 from parley.contacts import ContactDirectory, normalize_address
 from parley.context import PluginContext
 from parley.gate import ALWAYS_ALLOWED_KINDS, SendGate, SendRequest
-from parley.keywords import KeywordKind, KeywordMatch, KeywordSet
+from parley.inbound import KeywordResponder, PlannedMessage
+from parley.keywords import KeywordSet
 from parley.models import (
     AddressKind,
     ChannelAddress,
@@ -40,17 +39,7 @@ logger = logging.getLogger(__name__)
 CORE_STATE = "core"
 
 
-@dataclass(frozen=True)
-class PlannedMessage:
-    """A message the processor decided to send or record as blocked."""
-
-    kind: str
-    purpose: Purpose
-    template: str
-    dedupe_key: str
-
-
-class EventProcessor:
+class EventProcessor(KeywordResponder):
     """Turns stored events into stored messages and hook calls."""
 
     def __init__(self, context: PluginContext, channels: Mapping[str, Channel]) -> None:
@@ -303,257 +292,6 @@ class EventProcessor:
                 "the message is stored and is not processed again",
                 message.provider_message_id,
                 conversation_id,
-            )
-
-    def _answer_inbound(
-        self,
-        message: InboundMessage,
-        contact: Contact,
-        address: str,
-        conversation_id: int,
-        created: bool,
-        message_id: int,
-        now: datetime,
-        conn: Connection,
-    ) -> None:
-        match, source = self._classify(message)
-        evidence = (
-            f"inbound message {message.provider_message_id} on {message.channel}, "
-            f"keyword {match.keyword}: {message.body}"
-        )
-        handlers = {
-            KeywordKind.OPT_OUT: self._on_opt_out,
-            KeywordKind.OPT_IN: self._on_opt_in,
-            KeywordKind.CONFIRM: self._on_confirm,
-            KeywordKind.HELP: self._on_help,
-        }
-        handler = handlers.get(match.kind) if match.kind else None
-        plan = None
-        if handler is not None:
-            plan = handler(
-                contact,
-                message.channel,
-                address,
-                source,
-                evidence,
-                message_id,
-                now,
-                conn,
-            )
-        # A YES with no sign-up waiting is an ordinary message.
-        ordinary = match.kind is None or (
-            match.kind is KeywordKind.CONFIRM and plan is None
-        )
-        if (
-            ordinary
-            and self.settings.replies.first_message
-            and self._is_first_inbound(conversation_id, created, conn)
-        ):
-            plan = PlannedMessage(
-                "auto_reply",
-                Purpose.CONVERSATIONAL,
-                self.settings.replies.first_message,
-                f"first_message:{conversation_id}",
-            )
-
-        if match.possible_opt_out:
-            logger.info(
-                "message %s in conversation %s may ask to stop messages; flagged for review",
-                message_id,
-                conversation_id,
-            )
-        if (
-            plan is not None
-            and not ordinary
-            and message.channel in self.settings.compliance.provider_keyword_replies
-        ):
-            logger.info(
-                "%s keyword on %s is answered by the provider; no reply of our own",
-                match.kind.value,
-                message.channel,
-            )
-            plan = None
-        if plan is not None and plan.template in self.settings.templates:
-            self._queue(
-                plan,
-                contact,
-                None,
-                message.channel,
-                address,
-                conversation_id,
-                now,
-                conn,
-            )
-
-    def _classify(self, message: InboundMessage) -> tuple[KeywordMatch, str]:
-        """Classify a message, trusting the provider's own keyword report first."""
-        reported = (message.opt_out_type or "").strip().upper()
-        provider_kinds = {
-            "STOP": KeywordKind.OPT_OUT,
-            "START": KeywordKind.OPT_IN,
-            "HELP": KeywordKind.HELP,
-        }
-        if reported in provider_kinds:
-            keyword = reported.lower()
-            return KeywordMatch(
-                kind=provider_kinds[reported], keyword=keyword
-            ), "provider_report"
-        return self.keywords.classify(message.body), "keyword"
-
-    def _on_opt_out(
-        self,
-        contact: Contact,
-        channel: str,
-        address: str,
-        source: str,
-        evidence: str,
-        message_id: int,
-        now: datetime,
-        conn: Connection,
-    ) -> PlannedMessage:
-        self._record_consent(
-            contact,
-            channel,
-            address,
-            "opt_out",
-            source,
-            list(Purpose),
-            evidence,
-            now,
-            conn,
-        )
-        logger.info("contact %s opted out on %s", contact.id, channel)
-        return PlannedMessage(
-            "opt_out_confirmation",
-            Purpose.CONVERSATIONAL,
-            self.settings.replies.opt_out_confirmation,
-            f"opt_out_confirmation:{message_id}",
-        )
-
-    def _on_opt_in(
-        self,
-        contact: Contact,
-        channel: str,
-        address: str,
-        source: str,
-        evidence: str,
-        message_id: int,
-        now: datetime,
-        conn: Connection,
-    ) -> PlannedMessage:
-        # START restores what STOP withdrew; it grants no consent the
-        # customer never gave. Conversational replies are always restored.
-        statuses = self.gate.consent_statuses(address, conn=conn)
-        restored = [
-            purpose
-            for purpose, status in statuses.items()
-            if status.state is ConsentState.OPTED_OUT
-            or purpose is Purpose.CONVERSATIONAL
-        ]
-        self._record_consent(
-            contact, channel, address, "opt_in", source, restored, evidence, now, conn
-        )
-        logger.info(
-            "contact %s opted back in on %s for %s",
-            contact.id,
-            channel,
-            ", ".join(purpose.value for purpose in restored),
-        )
-        return PlannedMessage(
-            "opt_in_confirmation",
-            Purpose.CONVERSATIONAL,
-            self.settings.replies.opt_in_confirmation,
-            f"opt_in_confirmation:{message_id}",
-        )
-
-    def _on_confirm(
-        self,
-        contact: Contact,
-        channel: str,
-        address: str,
-        source: str,
-        evidence: str,
-        message_id: int,
-        now: datetime,
-        conn: Connection,
-    ) -> PlannedMessage | None:
-        statuses = self.gate.consent_statuses(address, conn=conn)
-        pending = [
-            p for p, status in statuses.items() if status.state is ConsentState.PENDING
-        ]
-        if not pending:
-            return None
-        self._record_consent(
-            contact,
-            channel,
-            address,
-            "confirmation",
-            source,
-            pending,
-            evidence,
-            now,
-            conn,
-        )
-        logger.info("contact %s confirmed a sign-up on %s", contact.id, channel)
-        return PlannedMessage(
-            "double_opt_in_confirmed",
-            Purpose.CONVERSATIONAL,
-            self.settings.replies.double_opt_in_confirmed,
-            f"double_opt_in_confirmed:{message_id}",
-        )
-
-    def _on_help(
-        self,
-        contact: Contact,
-        channel: str,
-        address: str,
-        source: str,
-        evidence: str,
-        message_id: int,
-        now: datetime,
-        conn: Connection,
-    ) -> PlannedMessage:
-        return PlannedMessage(
-            "help",
-            Purpose.CONVERSATIONAL,
-            self.settings.replies.help,
-            f"help:{message_id}",
-        )
-
-    def _is_first_inbound(
-        self, conversation_id: int, created: bool, conn: Connection
-    ) -> bool:
-        """Return True for the customer's first message in a conversation.
-
-        A conversation an order update opened still gets the first-message
-        reply when the customer first writes in it.
-        """
-        return created or self.store.count_inbound(conversation_id, conn=conn) == 1
-
-    def _record_consent(
-        self,
-        contact: Contact,
-        channel: str,
-        address: str,
-        action: str,
-        source: str,
-        purposes: list[Purpose],
-        evidence: str,
-        now: datetime,
-        conn: Connection,
-    ) -> None:
-        for purpose in purposes:
-            self.store.add_consent(
-                channel=channel,
-                address=address,
-                purpose=purpose.value,
-                action=action,
-                source=source,
-                actor=f"contact:{contact.id}",
-                evidence=evidence,
-                now=now,
-                contact_id=contact.id,
-                conn=conn,
             )
 
     # Rendering, gating and queueing
