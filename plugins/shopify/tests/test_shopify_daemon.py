@@ -254,7 +254,9 @@ def test_rejection_logs_no_personal_data(
     assert SECRET not in caplog.text
 
 
-def test_tampered_fulfillment_changes_nothing(client: TestClient, runtime: Runtime) -> None:
+def test_tampered_fulfillment_changes_nothing(
+    client: TestClient, runtime: Runtime
+) -> None:
     order, order_headers = load_fixture("orders_create")
     assert post(client, order, order_headers) == 200
     drain(runtime)
@@ -275,3 +277,18 @@ def test_tampered_fulfillment_changes_nothing(client: TestClient, runtime: Runti
     shipped = [m for m in order_updates(runtime) if "shipped" in m.body]
     assert len(shipped) == 1
     assert "trackNums=1Z999AA10123456784" in shipped[0].body
+
+
+def test_late_confirmation_does_not_move_back(
+    client: TestClient, runtime: Runtime
+) -> None:
+    for name in ("orders_fulfilled", "orders_create"):
+        body, headers = load_fixture(name)
+        assert post(client, body, headers) == 200
+    drain(runtime)
+
+    bodies = [message.body for message in order_updates(runtime)]
+    assert len(bodies) == 1
+    assert "has been shipped" in bodies[0]
+    outcomes = [outcome for _key, _status, outcome in runtime.store.event_outcomes()]
+    assert "skipped: older than the order's latest processed status" in outcomes
