@@ -113,14 +113,26 @@ def test_mention_of_stop_only_flagged(
 def test_start_restores_and_confirms(
     client: TestClient, runtime: Runtime, body: str
 ) -> None:
+    earlier = runtime.context.clock() - timedelta(days=1)
+    runtime.store.add_consent(
+        "*", PHONE, "informational", "opt_in", "checkout", "shop", "order 1", earlier
+    )
     send(client, runtime, "STOP", "in-1")
     send(client, runtime, body, "in-2")
     assert replies(runtime, "opt_in_confirmation") == ["You are subscribed again."]
-    assert actions(runtime)[-3:] == [
+    assert actions(runtime)[-2:] == [
         ("conversational", "opt_in", "keyword"),
         ("informational", "opt_in", "keyword"),
-        ("promotional", "opt_in", "keyword"),
     ]
+
+
+def test_stop_then_start_grants_no_new_consent(
+    client: TestClient, runtime: Runtime
+) -> None:
+    send(client, runtime, "STOP", "in-1")
+    send(client, runtime, "START", "in-2")
+    opt_ins = [entry for entry in actions(runtime) if entry[1] == "opt_in"]
+    assert opt_ins == [("conversational", "opt_in", "keyword")]
 
 
 def test_start_grants_nothing_new(client: TestClient, runtime: Runtime) -> None:

@@ -187,12 +187,12 @@ class KeywordResponder:
     ) -> PlannedMessage:
         # START restores what STOP withdrew; it grants no consent the
         # customer never gave. Conversational replies are always restored.
-        statuses = self.gate.consent_statuses(address, conn=conn)
         restored = [
             purpose
-            for purpose, status in statuses.items()
-            if status.state is ConsentState.OPTED_OUT
-            or purpose is Purpose.CONVERSATIONAL
+            for purpose in Purpose
+            if purpose is Purpose.CONVERSATIONAL
+            or self.gate.consent_before_opt_out(address, purpose, conn=conn)
+            is ConsentState.OPTED_IN
         ]
         self._record_consent(
             contact, channel, address, "opt_in", source, restored, evidence, now, conn
