@@ -101,12 +101,16 @@ class RecordingChannel(Channel):
 
 
 def latest_action(runtime: Runtime, address: str, purpose: str) -> str | None:
-    """The ledger's latest deciding action, computed without the gate's code."""
+    """The ledger's latest deciding action, computed without the gate's code.
+
+    A ``restore`` (START) ends the opt-outs before it, so it counts as
+    deciding too.
+    """
     deciding = [
         entry
         for entry in runtime.store.ledger(address)
         if entry.purpose == purpose
-        and entry.action in ("opt_in", "opt_out", "suspend", "confirmation")
+        and entry.action in ("opt_in", "opt_out", "suspend", "confirmation", "restore")
     ]
     deciding.sort(key=lambda entry: (entry.recorded_at, entry.id))
     return deciding[-1].action if deciding else None

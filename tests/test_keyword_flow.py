@@ -9,6 +9,8 @@ import pytest
 from starlette.testclient import TestClient
 
 from parley.daemon import Daemon
+from parley.gate import SendGate, SendRequest
+from parley.models import Purpose
 from parley.runtime import Runtime
 
 from .conftest import drain
@@ -120,24 +122,38 @@ def test_start_restores_and_confirms(
     send(client, runtime, "STOP", "in-1")
     send(client, runtime, body, "in-2")
     assert replies(runtime, "opt_in_confirmation") == ["You are subscribed again."]
-    assert actions(runtime)[-2:] == [
-        ("conversational", "opt_in", "keyword"),
-        ("informational", "opt_in", "keyword"),
+    assert actions(runtime)[-3:] == [
+        ("conversational", "restore", "keyword"),
+        ("informational", "restore", "keyword"),
+        ("promotional", "restore", "keyword"),
     ]
+    gate = SendGate(runtime.store, runtime.context.settings)
+    now = runtime.context.clock()
+    informational = gate.check(
+        SendRequest(PHONE, Purpose.INFORMATIONAL, "order_update"), now
+    )
+    assert informational.results[0].passed
 
 
 def test_stop_then_start_grants_no_new_consent(
-    client: TestClient, runtime: Runtime
+    make_runtime: Callable[..., Runtime],
 ) -> None:
-    send(client, runtime, "STOP", "in-1")
-    send(client, runtime, "START", "in-2")
-    opt_ins = [entry for entry in actions(runtime) if entry[1] == "opt_in"]
-    assert opt_ins == [("conversational", "opt_in", "keyword")]
+    strict = '\n[compliance]\nrequire_informational_consent = true\nsending_window = "00:00-00:00"\n'
+    runtime = make_runtime(TEMPLATES, compliance=strict)
+    with TestClient(Daemon(runtime).app) as client:
+        send(client, runtime, "STOP", "in-1")
+        send(client, runtime, "START", "in-2")
+    gate = SendGate(runtime.store, runtime.context.settings)
+    now = runtime.context.clock()
+    for purpose in (Purpose.INFORMATIONAL, Purpose.PROMOTIONAL):
+        decision = gate.check(SendRequest(PHONE, purpose, "campaign"), now)
+        assert not decision.allowed
+        assert "no " + purpose.value + " consent" in (decision.reason or "")
 
 
 def test_start_grants_nothing_new(client: TestClient, runtime: Runtime) -> None:
     send(client, runtime, "START", "in-1")
-    assert actions(runtime) == [("conversational", "opt_in", "keyword")]
+    assert actions(runtime) == []
 
 
 @pytest.mark.parametrize("body", ["HELP", "info", "Help!"])

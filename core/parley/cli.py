@@ -37,12 +37,20 @@ def _fail(message: str) -> None:
     sys.exit(1)
 
 
-def _load(config: str | None) -> LoadedConfig:
+def _load(config: str | None, require_file: bool = False) -> LoadedConfig:
     try:
-        return load_config(config)
+        loaded = load_config(config)
     except (ConfigError, PluginError) as err:
         _fail(str(err))
         raise AssertionError("unreachable") from err
+    if require_file and loaded.path is None:
+        # Without a file these commands would check or open an empty store in
+        # the current directory and report on the wrong data.
+        _fail(
+            "no config file found; pass -c FILE, set PARLEY_CONFIG, or run this in the "
+            "folder of your parley.toml ('parley init' creates one)"
+        )
+    return loaded
 
 
 @click.group()
@@ -193,7 +201,7 @@ def config_check(config_path: str | None) -> None:
     """Validate settings and lint every template; exit 1 on any error."""
     from parley.checks import check_config
 
-    loaded = _load(config_path)
+    loaded = _load(config_path, require_file=True)
     try:
         issues, problems = check_config(loaded)
     except PluginError as err:
@@ -237,7 +245,7 @@ def explain(to: str, purpose: str, kind: str, config_path: str | None) -> None:
     """Print what the send gate would decide for a message sent now, and why."""
     from parley.explain import explain_send
 
-    loaded = _load(config_path)
+    loaded = _load(config_path, require_file=True)
     try:
         code = explain_send(loaded, to, Purpose(purpose), kind, Console())
     except ParleyError as err:
@@ -269,7 +277,7 @@ def consent_export(address: str | None, fmt: str, config_path: str | None) -> No
     from parley.phones import normalize_email, normalize_phone
     from parley.store import open_store
 
-    loaded = _load(config_path)
+    loaded = _load(config_path, require_file=True)
     wanted = None
     if address is not None:
         region = loaded.settings.contacts.default_region
@@ -292,7 +300,7 @@ def consent_import(path: Path, config_path: str | None) -> None:
     from parley.context import utc_now
     from parley.store import open_store
 
-    loaded = _load(config_path)
+    loaded = _load(config_path, require_file=True)
     store = open_store(loaded.settings.store_url)
     try:
         report = import_ledger(
@@ -325,20 +333,19 @@ def consent_import(path: Path, config_path: str | None) -> None:
 def purge(inactive_days: int, dry_run: bool, config_path: str | None) -> None:
     """Suspend stale numbers so that further sends need fresh consent."""
     from parley.context import utc_now
-    from parley.phones import mask_phone
     from parley.purge import suspend_inactive
     from parley.store import open_store
 
-    loaded = _load(config_path)
+    loaded = _load(config_path, require_file=True)
     store = open_store(loaded.settings.store_url)
     try:
         addresses = suspend_inactive(store, inactive_days, utc_now(), dry_run=dry_run)
     finally:
         store.close()
     for address in addresses:
-        click.echo(
-            f"{'would suspend' if dry_run else 'suspended'} {mask_phone(address)}"
-        )
+        # The operator reviews this list, so it shows whole numbers; the
+        # daemon's logs mask them.
+        click.echo(f"{'would suspend' if dry_run else 'suspended'} {address}")
     click.echo(
         f"{len(addresses)} address(es) {'to suspend' if dry_run else 'suspended'}"
     )

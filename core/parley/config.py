@@ -561,7 +561,9 @@ def _validate(
             [_describe_error(error) for error in err.errors()], source=_source(path)
         ) from None
     except SettingsError as err:
-        raise ConfigError([_describe_env_error(err)], source=_source(path)) from None
+        raise ConfigError(
+            [_describe_env_error(err, environ)], source=_source(path)
+        ) from None
     finally:
         _environ.reset(token)
 
@@ -571,10 +573,13 @@ def _source(path: Path | None) -> str:
     return f"{where} or PARLEY_* environment variables"
 
 
-def _describe_env_error(err: SettingsError) -> str:
+def _describe_env_error(err: SettingsError, environ: Mapping[str, str]) -> str:
     """Name the environment variable whose value is not valid JSON."""
     match = re.search(r'field "([^"]+)"', str(err))
-    variable = ENV_PREFIX + match.group(1).upper() if match else "a PARLEY_* variable"
+    section = ENV_PREFIX + match.group(1).upper() if match else ENV_PREFIX
+    # pydantic-settings names the section; name the variables that set it.
+    variables = sorted(name for name in environ if name.upper().startswith(section))
+    variable = ", ".join(variables) or section
     return (
         f"{variable}: the value is not valid JSON; a section takes a JSON object and a "
         'list setting a JSON list, with double quotes, such as [{"domain": "x.myshopify.com"}]'
@@ -608,7 +613,7 @@ def _check_environment(
 def _describe_error(error: Mapping[str, Any]) -> str:
     loc = tuple(error.get("loc", ()))
     location = ".".join(str(part) for part in loc) or "(top level)"
-    message = error.get("msg", "invalid value")
+    message = str(error.get("msg", "invalid value")).removeprefix("Value error, ")
     if error.get("type") == "extra_forbidden":
         message = "unknown setting; check the spelling against the documented keys"
     if error.get("type") == "missing":

@@ -20,6 +20,11 @@ from parley.models import ConsentAction, ConsentSource, Purpose
 # so it is not part of ConsentAction.
 SUSPEND = "suspend"
 
+# Action recorded for START or UNSTOP: it undoes the opt-outs since the last
+# other record, so the purpose returns to the state it had before them. It
+# grants no consent the customer did not give before.
+RESTORE = "restore"
+
 DOUBLE_OPT_IN_SOURCES = frozenset(
     {ConsentSource.WEB_FORM, ConsentSource.POINT_OF_SALE, ConsentSource.IMPORT}
 )
@@ -82,11 +87,17 @@ def derive_state(
     """
     state = ConsentState.NONE
     pending = False
+    before_opt_out = (state, pending)
     last: LedgerEntry | None = None
     for entry in entries:
         last = entry
         if entry.action == ConsentAction.OPT_OUT:
+            if state is not ConsentState.OPTED_OUT:
+                before_opt_out = (state, pending)
             state, pending = ConsentState.OPTED_OUT, False
+        elif entry.action == RESTORE:
+            if state is ConsentState.OPTED_OUT:
+                state, pending = before_opt_out
         elif entry.action == SUSPEND:
             state, pending = ConsentState.SUSPENDED, False
         elif entry.action == ConsentAction.OPT_IN:

@@ -184,7 +184,7 @@ def demo_steps(secret: str) -> list[Step]:
             "orders_cancelled.json",
             secret,
         ),
-        text_step("Jordan texts STOP", "+14155550147", "Stop please"),
+        text_step('Jordan texts "Stop please"', "+14155550147", "Stop please"),
         shopify_step(
             "Shopify: refund issued for #1043",
             "refunds/create",

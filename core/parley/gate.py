@@ -126,20 +126,6 @@ class SendGate:
         """Return the derived consent state of an address for every purpose."""
         return {purpose: self._consent(address, purpose, conn) for purpose in Purpose}
 
-    def consent_before_opt_out(
-        self, address: str, purpose: Purpose, conn: Connection | None = None
-    ) -> ConsentState:
-        """Return the state a purpose had before its latest run of opt-outs.
-
-        START uses this to restore consent that STOP withdrew: a purpose the
-        customer never opted in to stays without consent.
-        """
-        entries = self.store.consent_entries(address, purpose.value, conn=conn)
-        while entries and entries[-1].action == "opt_out":
-            entries = entries[:-1]
-        sources = {source.value for source in self.compliance.double_opt_in_sources}
-        return derive_state(entries, purpose, sources).state
-
     def _consent(
         self, address: str, purpose: Purpose, conn: Connection | None
     ) -> ConsentStatus:

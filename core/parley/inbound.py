@@ -15,7 +15,7 @@ from datetime import datetime
 from sqlalchemy import Connection
 
 from parley.config import CoreSettings
-from parley.consent import ConsentState
+from parley.consent import RESTORE, ConsentState
 from parley.gate import SendGate
 from parley.keywords import KeywordKind, KeywordMatch, KeywordSet
 from parley.models import (
@@ -185,17 +185,16 @@ class KeywordResponder:
         now: datetime,
         conn: Connection,
     ) -> PlannedMessage:
-        # START restores what STOP withdrew; it grants no consent the
-        # customer never gave. Conversational replies are always restored.
+        # START undoes what STOP withdrew and grants nothing new: each
+        # opted-out purpose returns to the state it had before the opt-out.
+        statuses = self.gate.consent_statuses(address, conn=conn)
         restored = [
             purpose
-            for purpose in Purpose
-            if purpose is Purpose.CONVERSATIONAL
-            or self.gate.consent_before_opt_out(address, purpose, conn=conn)
-            is ConsentState.OPTED_IN
+            for purpose, status in statuses.items()
+            if status.state is ConsentState.OPTED_OUT
         ]
         self._record_consent(
-            contact, channel, address, "opt_in", source, restored, evidence, now, conn
+            contact, channel, address, RESTORE, source, restored, evidence, now, conn
         )
         logger.info(
             "contact %s opted back in on %s for %s",

@@ -29,6 +29,12 @@ _API_VERSION = r"^(\d{4}-(01|04|07|10)|unstable)$"
 _FIRST_POLLING_VERSION = "2025-04"
 
 
+# Placeholders in the [shopify] section that 'parley init --with shopify'
+# writes; a config that still has them is rejected, not silently accepted.
+STARTER_DOMAIN = "your-shop.myshopify.com"
+STARTER_SECRET = "the app's client secret"
+
+
 class ShopSettings(BaseModel):
     """One connected shop and the app secret that signs its webhooks."""
 
@@ -86,6 +92,11 @@ class ShopSettings(BaseModel):
             return value
 
         domain = value.strip().lower()
+        if domain == STARTER_DOMAIN:
+            raise ValueError(
+                f"{STARTER_DOMAIN!r} is the starter config's placeholder; put your "
+                "shop's myshopify.com domain here"
+            )
         if not SHOP_DOMAIN_PATTERN.fullmatch(domain):
             raise ValueError(
                 "expected the shop's myshopify.com domain, such as "
@@ -97,6 +108,11 @@ class ShopSettings(BaseModel):
     @field_validator("client_secret", mode="before")
     @classmethod
     def _check_client_secret(cls, value: object) -> object:
+        if isinstance(value, str) and value.strip() == STARTER_SECRET:
+            raise ValueError(
+                "client_secret is still the starter config's placeholder; copy the "
+                "client secret from the app's API credentials"
+            )
         if isinstance(value, str) and not value.strip():
             raise ValueError(
                 "client_secret is empty; copy the client secret from the app's "

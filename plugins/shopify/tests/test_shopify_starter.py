@@ -92,3 +92,23 @@ def test_starter_empty_secret_named(tmp_path: Path) -> None:
     [problem] = caught.value.problems
     assert problem.startswith("shopify.shops.0.client_secret:")
     assert "client_secret is empty" in problem
+
+
+def test_starter_placeholders_rejected(tmp_path: Path) -> None:
+    from parley.config import load_config
+    from parley.errors import ConfigError
+    from parley.starter import render_starter
+
+    text = render_starter(["shopify"]).replace(
+        "# [[shopify.shops]]", "[[shopify.shops]]"
+    )
+    text = text.replace('# domain = "your-shop', 'domain = "your-shop')
+    text = text.replace("# client_secret = \"the app's", "client_secret = \"the app's")
+    path = tmp_path / "parley.toml"
+    path.write_text(text)
+    with pytest.raises(ConfigError) as caught:
+        load_config(path, environ={})
+    message = str(caught.value)
+    assert "shopify.shops.0.domain" in message
+    assert "placeholder" in message
+    assert "shopify.shops.0.client_secret" in message
