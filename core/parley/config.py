@@ -278,11 +278,11 @@ class ComplianceSettings(_Section):
         return checked
 
     def window(self) -> SendingWindow:
-        """The default sending window."""
+        """Return the default sending window."""
         return SendingWindow.parse(self.sending_window)
 
     def windows_by_state(self) -> dict[str, SendingWindow]:
-        """The stricter windows by state code."""
+        """Return the stricter windows by state code."""
         return {
             state: SendingWindow.parse(text)
             for state, text in self.state_windows.items()

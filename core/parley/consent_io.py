@@ -50,7 +50,7 @@ PROMPT_KIND = "opt_in_prompt"
 
 @dataclass
 class ImportReport:
-    """What an import did."""
+    """Counts and rejected rows of one import."""
 
     added: int = 0
     skipped: int = 0

@@ -38,6 +38,20 @@ class PlannedMessage:
     dedupe_key: str
 
 
+@dataclass(frozen=True)
+class KeywordMessage:
+    """A customer message that is a keyword, with what its records need."""
+
+    contact: Contact
+    channel: str
+    address: str
+    source: str
+    evidence: str
+    message_id: int
+    now: datetime
+    conn: Connection
+
+
 class KeywordResponder:
     """Answers keyword messages for :class:`~parley.pipeline.EventProcessor`.
 
@@ -74,7 +88,7 @@ class KeywordResponder:
         handler = handlers.get(match.kind) if match.kind else None
         plan = None
         if handler is not None:
-            plan = handler(
+            keyword = KeywordMessage(
                 contact,
                 message.channel,
                 address,
@@ -84,6 +98,7 @@ class KeywordResponder:
                 now,
                 conn,
             )
+            plan = handler(keyword)
         # A YES with no sign-up waiting is an ordinary message.
         ordinary = match.kind is None or (
             match.kind is KeywordKind.CONFIRM and plan is None
@@ -144,123 +159,61 @@ class KeywordResponder:
             ), "provider_report"
         return self.keywords.classify(message.body), "keyword"
 
-    def _on_opt_out(
-        self,
-        contact: Contact,
-        channel: str,
-        address: str,
-        source: str,
-        evidence: str,
-        message_id: int,
-        now: datetime,
-        conn: Connection,
-    ) -> PlannedMessage:
-        self._record_consent(
-            contact,
-            channel,
-            address,
-            "opt_out",
-            source,
-            list(Purpose),
-            evidence,
-            now,
-            conn,
-        )
-        logger.info("contact %s opted out on %s", contact.id, channel)
-        return PlannedMessage(
-            "opt_out_confirmation",
-            Purpose.CONVERSATIONAL,
-            self.settings.replies.opt_out_confirmation,
-            f"opt_out_confirmation:{message_id}",
+    def _on_opt_out(self, keyword: KeywordMessage) -> PlannedMessage:
+        self._record_consent(keyword, "opt_out", list(Purpose))
+        logger.info("contact %s opted out on %s", keyword.contact.id, keyword.channel)
+        return self._reply(
+            "opt_out_confirmation", self.settings.replies.opt_out_confirmation, keyword
         )
 
-    def _on_opt_in(
-        self,
-        contact: Contact,
-        channel: str,
-        address: str,
-        source: str,
-        evidence: str,
-        message_id: int,
-        now: datetime,
-        conn: Connection,
-    ) -> PlannedMessage:
+    def _on_opt_in(self, keyword: KeywordMessage) -> PlannedMessage:
         # START undoes what STOP withdrew and grants nothing new: each
         # opted-out purpose returns to the state it had before the opt-out.
-        statuses = self.gate.consent_statuses(address, conn=conn)
+        statuses = self.gate.consent_statuses(keyword.address, conn=keyword.conn)
         restored = [
             purpose
             for purpose, status in statuses.items()
             if status.state is ConsentState.OPTED_OUT
         ]
-        self._record_consent(
-            contact, channel, address, RESTORE, source, restored, evidence, now, conn
-        )
+        self._record_consent(keyword, RESTORE, restored)
         logger.info(
             "contact %s opted back in on %s for %s",
-            contact.id,
-            channel,
+            keyword.contact.id,
+            keyword.channel,
             ", ".join(purpose.value for purpose in restored),
         )
-        return PlannedMessage(
-            "opt_in_confirmation",
-            Purpose.CONVERSATIONAL,
-            self.settings.replies.opt_in_confirmation,
-            f"opt_in_confirmation:{message_id}",
+        return self._reply(
+            "opt_in_confirmation", self.settings.replies.opt_in_confirmation, keyword
         )
 
-    def _on_confirm(
-        self,
-        contact: Contact,
-        channel: str,
-        address: str,
-        source: str,
-        evidence: str,
-        message_id: int,
-        now: datetime,
-        conn: Connection,
-    ) -> PlannedMessage | None:
-        statuses = self.gate.consent_statuses(address, conn=conn)
+    def _on_confirm(self, keyword: KeywordMessage) -> PlannedMessage | None:
+        statuses = self.gate.consent_statuses(keyword.address, conn=keyword.conn)
         pending = [
-            p for p, status in statuses.items() if status.state is ConsentState.PENDING
+            purpose
+            for purpose, status in statuses.items()
+            if status.state is ConsentState.PENDING
         ]
         if not pending:
             return None
-        self._record_consent(
-            contact,
-            channel,
-            address,
-            "confirmation",
-            source,
-            pending,
-            evidence,
-            now,
-            conn,
+        self._record_consent(keyword, "confirmation", pending)
+        logger.info(
+            "contact %s confirmed a sign-up on %s", keyword.contact.id, keyword.channel
         )
-        logger.info("contact %s confirmed a sign-up on %s", contact.id, channel)
-        return PlannedMessage(
+        return self._reply(
             "double_opt_in_confirmed",
-            Purpose.CONVERSATIONAL,
             self.settings.replies.double_opt_in_confirmed,
-            f"double_opt_in_confirmed:{message_id}",
+            keyword,
         )
 
-    def _on_help(
-        self,
-        contact: Contact,
-        channel: str,
-        address: str,
-        source: str,
-        evidence: str,
-        message_id: int,
-        now: datetime,
-        conn: Connection,
+    def _on_help(self, keyword: KeywordMessage) -> PlannedMessage:
+        return self._reply("help", self.settings.replies.help, keyword)
+
+    def _reply(
+        self, kind: str, template: str, keyword: KeywordMessage
     ) -> PlannedMessage:
+        """Plan the one reply a keyword message gets, keyed to that message."""
         return PlannedMessage(
-            "help",
-            Purpose.CONVERSATIONAL,
-            self.settings.replies.help,
-            f"help:{message_id}",
+            kind, Purpose.CONVERSATIONAL, template, f"{kind}:{keyword.message_id}"
         )
 
     def _is_first_inbound(
@@ -274,27 +227,18 @@ class KeywordResponder:
         return created or self.store.count_inbound(conversation_id, conn=conn) == 1
 
     def _record_consent(
-        self,
-        contact: Contact,
-        channel: str,
-        address: str,
-        action: str,
-        source: str,
-        purposes: list[Purpose],
-        evidence: str,
-        now: datetime,
-        conn: Connection,
+        self, keyword: KeywordMessage, action: str, purposes: list[Purpose]
     ) -> None:
         for purpose in purposes:
             self.store.add_consent(
-                channel=channel,
-                address=address,
+                channel=keyword.channel,
+                address=keyword.address,
                 purpose=purpose.value,
                 action=action,
-                source=source,
-                actor=f"contact:{contact.id}",
-                evidence=evidence,
-                now=now,
-                contact_id=contact.id,
-                conn=conn,
+                source=keyword.source,
+                actor=f"contact:{keyword.contact.id}",
+                evidence=keyword.evidence,
+                now=keyword.now,
+                contact_id=keyword.contact.id,
+                conn=keyword.conn,
             )

@@ -67,7 +67,7 @@ class OrderStatus(enum.StrEnum):
 
 
 class Purpose(enum.StrEnum):
-    """Why a message is sent; each purpose needs a different level of consent."""
+    """The reason a message is sent; each purpose needs a different level of consent."""
 
     CONVERSATIONAL = "conversational"
     INFORMATIONAL = "informational"
@@ -76,7 +76,7 @@ class Purpose(enum.StrEnum):
 
 @dataclass(frozen=True)
 class ContactRecord:
-    """What one plugin knows about a contact.
+    """One plugin's record of a contact.
 
     Several plugins may answer a lookup; the core merges their records field
     by field with the precedence set in ``[contacts] precedence``.
@@ -119,7 +119,7 @@ class Contact:
 
 
 class ConsentAction(enum.StrEnum):
-    """What a consent record says the customer did."""
+    """The customer's action that a consent record stores."""
 
     OPT_IN = "opt_in"
     OPT_OUT = "opt_out"
@@ -127,7 +127,7 @@ class ConsentAction(enum.StrEnum):
 
 
 class ConsentSource(enum.StrEnum):
-    """Where a consent record comes from."""
+    """The origin of a consent record."""
 
     KEYWORD = "keyword"
     WEB_FORM = "web_form"
