@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import (
     Connection,
@@ -67,19 +68,7 @@ class ConsentStore(StoreBase):
                 .where(table.c.address == address, table.c.purpose == purpose)
                 .order_by(table.c.recorded_at, table.c.id)
             ).all()
-        return [
-            LedgerEntry(
-                id=row.id,
-                address=row.address,
-                purpose=row.purpose,
-                action=row.action,
-                source=row.source,
-                actor=row.actor,
-                evidence=row.evidence,
-                recorded_at=as_utc(row.recorded_at),
-            )
-            for row in rows
-        ]
+        return [_entry(row) for row in rows]
 
     def ledger(self, address: str | None = None) -> list[LedgerEntry]:
         """Return every consent record, or one address's, in storage order."""
@@ -89,19 +78,7 @@ class ConsentStore(StoreBase):
             query = query.where(table.c.address == address)
         with self.read_engine.connect() as conn:
             rows = conn.execute(query).all()
-        return [
-            LedgerEntry(
-                id=row.id,
-                address=row.address,
-                purpose=row.purpose,
-                action=row.action,
-                source=row.source,
-                actor=row.actor,
-                evidence=row.evidence,
-                recorded_at=as_utc(row.recorded_at),
-            )
-            for row in rows
-        ]
+        return [_entry(row) for row in rows]
 
     def inactive_addresses(self, cutoff: datetime) -> list[str]:
         """Return addresses with no message and no consent record since ``cutoff``.
@@ -146,3 +123,16 @@ class ConsentStore(StoreBase):
         }
         stale = [address for address, moment in last.items() if moment < cutoff]
         return sorted(address for address in stale if address not in suspended)
+
+
+def _entry(row: Any) -> LedgerEntry:
+    return LedgerEntry(
+        id=row.id,
+        address=row.address,
+        purpose=row.purpose,
+        action=row.action,
+        source=row.source,
+        actor=row.actor,
+        evidence=row.evidence,
+        recorded_at=as_utc(row.recorded_at),
+    )

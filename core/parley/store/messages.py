@@ -225,36 +225,36 @@ class MessageStore(StoreBase):
         self, conversation_id: int, conn: Connection | None = None
     ) -> int:
         """Return how many customer messages a conversation holds."""
-        table = schema.messages
-        with self._tx(conn) as tx:
-            return int(
-                tx.execute(
-                    select(func.count())
-                    .select_from(table)
-                    .where(
-                        table.c.conversation_id == conversation_id,
-                        table.c.direction == "in",
-                    )
-                ).scalar_one()
-            )
+        return self._count_messages(
+            conversation_id, conn, schema.messages.c.direction == "in"
+        )
 
     def count_outbound(
         self, conversation_id: int, conn: Connection | None = None
     ) -> int:
-        """Return how many messages were queued or sent in a conversation; blocked ones do not count."""
+        """Return how many messages were queued or sent in a conversation.
+
+        Blocked messages do not count.
+        """
+        table = schema.messages
+        return self._count_messages(
+            conversation_id,
+            conn,
+            table.c.direction == "out",
+            table.c.status != DeliveryStatus.BLOCKED.value,
+        )
+
+    def _count_messages(
+        self, conversation_id: int, conn: Connection | None, *conditions: Any
+    ) -> int:
         table = schema.messages
         with self._tx(conn) as tx:
-            return int(
-                tx.execute(
-                    select(func.count())
-                    .select_from(table)
-                    .where(
-                        table.c.conversation_id == conversation_id,
-                        table.c.direction == "out",
-                        table.c.status != DeliveryStatus.BLOCKED.value,
-                    )
-                ).scalar_one()
+            query = (
+                select(func.count())
+                .select_from(table)
+                .where(table.c.conversation_id == conversation_id, *conditions)
             )
+            return int(tx.execute(query).scalar_one())
 
     def has_inbound(self, conversation_id: int, conn: Connection | None = None) -> bool:
         """Return True when the customer has written in a conversation."""

@@ -102,20 +102,13 @@ class OutboxStore(StoreBase):
         now: datetime,
     ) -> None:
         """Record the provider's acceptance and take the message out of the outbox."""
-        with self.transaction() as conn:
-            conn.execute(
-                update(schema.messages)
-                .where(schema.messages.c.id == message_id)
-                .values(
-                    status=status.value,
-                    provider_message_id=provider_message_id,
-                    sent_at=now,
-                    updated_at=now,
-                )
-            )
-            conn.execute(
-                delete(schema.outbox).where(schema.outbox.c.message_id == message_id)
-            )
+        self._finish(
+            message_id,
+            status=status.value,
+            provider_message_id=provider_message_id,
+            sent_at=now,
+            updated_at=now,
+        )
 
     def schedule_retry(
         self, message_id: int, error: str, retry_at: datetime, now: datetime
@@ -177,16 +170,21 @@ class OutboxStore(StoreBase):
         error_code: str | None = None,
     ) -> None:
         """Take a message out of the outbox as failed or blocked, with the reason."""
+        self._finish(
+            message_id,
+            status=status.value,
+            status_reason=reason,
+            error_code=error_code,
+            updated_at=now,
+        )
+
+    def _finish(self, message_id: int, **values: object) -> None:
+        """Update a message and take it out of the outbox, in one transaction."""
         with self.transaction() as conn:
             conn.execute(
                 update(schema.messages)
                 .where(schema.messages.c.id == message_id)
-                .values(
-                    status=status.value,
-                    status_reason=reason,
-                    error_code=error_code,
-                    updated_at=now,
-                )
+                .values(**values)
             )
             conn.execute(
                 delete(schema.outbox).where(schema.outbox.c.message_id == message_id)
