@@ -24,7 +24,7 @@ from parley.webhooks import WebhookRequest, WebhookResponse
 
 @dataclass(frozen=True)
 class InboundBatch:
-    """What one webhook request to a channel contained.
+    """The contents of one webhook request to a channel.
 
     Attributes:
         messages: customer messages, in the order the provider sent them.

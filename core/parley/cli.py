@@ -110,7 +110,7 @@ def run(config_path: str | None, host: str | None, port: int | None) -> None:
             "no config file found (-c, $PARLEY_CONFIG or ./parley.toml); running on "
             "defaults with no templates. Create one with 'parley init'."
         )
-    _refuse_config_errors(check_config(loaded))
+    _stop_on_config_errors(check_config(loaded))
 
     server = loaded.settings.server
     try:
@@ -120,7 +120,7 @@ def run(config_path: str | None, host: str | None, port: int | None) -> None:
         _fail(f"daemon failed to start: {err}")
 
 
-def _refuse_config_errors(
+def _stop_on_config_errors(
     found: tuple[list[TemplateIssue], list[ConfigProblem]],
 ) -> None:
     """Stop start-up on template and reference errors, which would block every send."""
@@ -278,15 +278,15 @@ def consent_export(address: str | None, fmt: str, config_path: str | None) -> No
     from parley.store import open_store
 
     loaded = _load(config_path, require_file=True)
-    wanted = None
+    address_filter = None
     if address is not None:
         region = loaded.settings.contacts.default_region
-        wanted = normalize_phone(address, region) or normalize_email(address)
-        if wanted is None:
+        address_filter = normalize_phone(address, region) or normalize_email(address)
+        if address_filter is None:
             _fail(f"--address {address!r} is not a phone number or email address")
     store = open_store(loaded.settings.store_url)
     try:
-        click.echo(export_ledger(store.ledger(wanted), fmt), nl=False)
+        click.echo(export_ledger(store.ledger(address_filter), fmt), nl=False)
     finally:
         store.close()
 

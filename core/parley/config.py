@@ -5,10 +5,10 @@ Environment variables override the file; nested keys use ``__``, so
 ``PARLEY_SHOPIFY__CLIENT_SECRET`` overrides ``[shopify] client_secret``.
 ``PARLEY_PLUGINS`` (comma-separated) overrides ``[plugins] enabled``.
 
-Loading happens in two steps: the enabled plugin list is read first, the
-plugins are loaded, and then the whole file is validated against the core
-model extended with each plugin's own settings model, so that every error
-is reported at once with its key path.
+Loading happens in two steps. First the enabled plugin list is read and the
+plugins are loaded. Then the whole file is validated against the core model
+extended with each plugin's settings model, so that every error in that
+step is reported together with its key path.
 """
 
 from __future__ import annotations
@@ -255,7 +255,7 @@ class ComplianceSettings(_Section):
     )
     opt_out_notice: str = Field(
         "Reply STOP to opt out.",
-        description="Appended to the first message of each conversation unless it already says it.",
+        description="Appended to the first message of each conversation unless the text already mentions STOP.",
     )
 
     @field_validator("sending_window")

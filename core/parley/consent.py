@@ -31,7 +31,7 @@ DOUBLE_OPT_IN_SOURCES = frozenset(
 
 
 class ConsentState(enum.StrEnum):
-    """What the ledger says about one address and purpose."""
+    """The consent state of one address for one purpose."""
 
     NONE = "none"
     OPTED_IN = "opted_in"

@@ -54,7 +54,7 @@ class Poller:
 
 @dataclass(frozen=True)
 class DeliveryReceipt:
-    """What the store did with a webhook delivery.
+    """The store's outcome for one webhook delivery.
 
     Attributes:
         duplicate_delivery: the delivery id was seen before; nothing was stored.

@@ -49,9 +49,12 @@ def explain_send(
     table.add_column("outcome")
     table.add_column("why")
     for result in decision.results:
-        outcome = (
-            "pass" if result.passed else ("defer" if result.defer_until else "block")
-        )
+        if result.passed:
+            outcome = "pass"
+        elif result.defer_until is not None:
+            outcome = "defer"
+        else:
+            outcome = "block"
         table.add_row(result.rule, outcome, result.detail)
     console.print(table)
 

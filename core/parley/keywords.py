@@ -47,7 +47,7 @@ COURTESIES = (
 
 
 class KeywordKind(enum.StrEnum):
-    """What a keyword asks for."""
+    """The meaning of a keyword."""
 
     OPT_OUT = "opt_out"
     OPT_IN = "opt_in"

@@ -268,7 +268,7 @@ class InboundMessage:
     Attributes:
         channel: id of the channel it arrived on.
         sender: the customer's address on that channel.
-        recipient: the business address it was sent to, when the provider says.
+        recipient: the business address it was sent to, when the provider reports it.
         body: the text, exactly as received.
         provider_message_id: the provider's id, used to drop redeliveries.
         received_at: when the provider received it (timezone-aware).
@@ -355,7 +355,7 @@ class OutboundMessage:
 
 @dataclass(frozen=True)
 class SendResult:
-    """What a provider returned for an accepted message."""
+    """The provider's acceptance of a message: its id and reported status."""
 
     provider_message_id: str
     status: DeliveryStatus = DeliveryStatus.SENT

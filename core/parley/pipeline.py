@@ -427,9 +427,9 @@ class EventProcessor(KeywordResponder):
     ) -> None:
         """Resolve the fields of templates that may be sent, before any transaction.
 
-        Plugins may call their provider or the store from resolve_field; doing
-        that inside the event's write transaction would hold SQLite's only
-        writer lock for the length of a network call. The event worker is
+        Plugins may call their provider or the store from resolve_field. Inside
+        the event's write transaction that would hold SQLite's only writer
+        lock for the length of a network call. The event worker is
         single-threaded, so the values are kept on the processor.
         """
         self._fields = {}

@@ -59,7 +59,7 @@ DEFAULT_TEMPLATES: dict[str, str] = {
 
 @dataclass(frozen=True)
 class StarterConfig:
-    """What a plugin adds to the starter configuration.
+    """A plugin's contribution to the starter configuration.
 
     Attributes:
         section: TOML text of the plugin's own section, with comments that

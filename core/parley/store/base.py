@@ -104,7 +104,7 @@ class StoreBase:
         self, conn: Connection, table: Any, values: Mapping[str, Any]
     ) -> bool:
         """Insert a row unless a unique key already exists; True when inserted."""
-        # RETURNING tells whether a row went in; rowcount is -1 on PostgreSQL
+        # RETURNING shows whether a row went in; rowcount is -1 on PostgreSQL
         # when SQLAlchemy adds RETURNING itself to fetch the primary key.
         statement = (
             self._dialect_insert(table)
