@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import threading
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
@@ -11,19 +12,26 @@ from unittest import mock
 import click
 import pytest
 from pydantic import BaseModel, Field
+from rich.console import Console
 from starlette.testclient import TestClient
 
 import parley.sandbox
 from parley import (
     AddressKind,
     ChannelAddress,
+    ConfigProblem,
+    ConsentRecord,
     Contact,
     ContactRecord,
+    ContactSync,
     InboundMessage,
     OrderStatus,
     OrderStatusEvent,
+    OutboundMessage,
+    ParleyError,
     PluginContext,
     Poller,
+    SyncProgress,
     WebhookResponse,
     WebhookRoute,
     hookimpl,
@@ -236,6 +244,223 @@ def test_hook_register_fields_in_check(build: Callable[..., Runtime]) -> None:
 
     runtime = build({"recording": RecordingPlugin()})
     assert "Favourite Colour" in known_fields(runtime.loaded)
+
+
+class WriteBackPlugin:
+    """Records the write-back hooks, failing the first call when asked to."""
+
+    def __init__(self, fail_first: bool = False) -> None:
+        self.sent: list[tuple[int, str, int | None]] = []
+        self.consents: list[tuple[str, str, str, int | None]] = []
+        self.fail_first = fail_first
+
+    @hookimpl
+    def message_sent(
+        self,
+        message: OutboundMessage,
+        provider_message_id: str,
+        contact: Contact | None,
+    ) -> None:
+        if self.fail_first:
+            self.fail_first = False
+            raise RuntimeError("CRM timed out")
+        self.sent.append(
+            (message.id, provider_message_id, contact.id if contact else None)
+        )
+
+    @hookimpl
+    def consent_changed(self, record: ConsentRecord, contact: Contact | None) -> None:
+        self.consents.append(
+            (
+                record.address.value,
+                record.purpose.value,
+                record.action.value,
+                contact.id if contact else None,
+            )
+        )
+
+
+def _sandbox_message(client: TestClient, body: str, message_id: str) -> None:
+    response = client.post(
+        "/webhooks/sandbox", json={"from": PHONE, "body": body, "id": message_id}
+    )
+    assert response.status_code == 200
+
+
+def test_hook_message_sent_after_send(build: Callable[..., Runtime]) -> None:
+    plugin = WriteBackPlugin()
+    runtime = build({"writeback": plugin})
+    with TestClient(Daemon(runtime).app) as client:
+        _sandbox_message(client, "Hi", "m-1")
+        drain(runtime)
+
+    sent = [m for m in runtime.store.messages() if m.direction == "out"]
+    assert len(sent) == 1
+    assert plugin.sent == [(sent[0].id, sent[0].provider_message_id, 1)]
+
+
+def test_hook_message_sent_retried_after_error(
+    build: Callable[..., Runtime], clock: FakeClock
+) -> None:
+    plugin = WriteBackPlugin(fail_first=True)
+    runtime = build({"writeback": plugin})
+    with TestClient(Daemon(runtime).app) as client:
+        _sandbox_message(client, "Hi", "m-1")
+        drain(runtime)
+        assert plugin.sent == []
+        clock.advance(3600)
+        drain(runtime)
+
+    assert len(plugin.sent) == 1
+
+
+def test_hook_message_sent_not_queued_without_implementation(
+    build: Callable[..., Runtime],
+) -> None:
+    runtime = build({})
+    with TestClient(Daemon(runtime).app) as client:
+        _sandbox_message(client, "Hi", "m-1")
+        drain(runtime)
+
+    kinds = {kind for kind, _key, _outcome in runtime.store.event_outcomes()}
+    assert "message_sent" not in kinds
+
+
+def test_hook_consent_changed_on_stop(build: Callable[..., Runtime]) -> None:
+    plugin = WriteBackPlugin()
+    runtime = build({"writeback": plugin})
+    with TestClient(Daemon(runtime).app) as client:
+        _sandbox_message(client, "Hi", "m-1")
+        _sandbox_message(client, "STOP", "m-2")
+        drain(runtime)
+
+    opt_outs = [entry for entry in plugin.consents if entry[2] == "opt_out"]
+    assert sorted(purpose for _a, purpose, _x, _c in opt_outs) == [
+        "conversational",
+        "informational",
+        "promotional",
+    ]
+    assert {address for address, _p, _x, _c in opt_outs} == {PHONE}
+    assert {contact for _a, _p, _x, contact in opt_outs} == {1}
+
+
+class SyncingCrm:
+    """Registers a contact sync over a fixed list of records."""
+
+    def __init__(self, records: list[ContactRecord]) -> None:
+        self.records = records
+        self.runs: list[bool] = []
+        self.lookups: list[ChannelAddress] = []
+
+    @hookimpl
+    def register_contact_syncs(
+        self, register: Callable[[ContactSync], None], context: PluginContext
+    ) -> None:
+        def run(progress: SyncProgress, full: bool) -> None:
+            self.runs.append(full)
+            progress.set_total(len(self.records))
+            for record in self.records:
+                context.sync_contact(record)
+                progress.advance(1)
+
+        register(ContactSync("crm", 3600, run))
+
+    @hookimpl
+    def lookup_contact(self, address: ChannelAddress) -> ContactRecord | None:
+        self.lookups.append(address)
+        return None
+
+
+def test_hook_register_contact_syncs_command(build: Callable[..., Runtime]) -> None:
+    from parley.contact_sync import run_contact_sync
+
+    records = [
+        ContactRecord(
+            source="crm",
+            external_id=str(number),
+            first_name=f"Customer {number}",
+            phone=f"+1415555{number:04d}",
+            fields={"Loyalty Program": "Gold"},
+        )
+        for number in range(3)
+    ]
+    crm = SyncingCrm(records)
+    runtime = build({"crm": crm})
+    output = io.StringIO()
+    count = run_contact_sync(
+        runtime.loaded, "crm", True, Console(file=output, width=100)
+    )
+
+    assert count == 3
+    assert crm.runs == [True]
+    assert "3/3" in output.getvalue()
+    stored = runtime.store.find_contact(
+        ChannelAddress(AddressKind.PHONE, "+14155550001")
+    )
+    assert stored is not None
+    assert stored.first_name == "Customer 1"
+    assert stored.fields["Loyalty Program"] == "Gold"
+
+
+def test_hook_register_contact_syncs_no_lookup_after(
+    build: Callable[..., Runtime],
+) -> None:
+    crm = SyncingCrm([ContactRecord(source="crm", external_id="7", phone=PHONE)])
+    runtime = build({"crm": crm})
+    with TestClient(Daemon(runtime).app) as client:
+        poller = next(p for p in runtime.pollers if p.plugin_id == "crm")
+        poller.run()
+        _sandbox_message(client, "Hi", "m-1")
+        drain(runtime)
+
+    assert crm.lookups == []
+
+
+def test_hook_register_contact_syncs_unknown_plugin(
+    build: Callable[..., Runtime],
+) -> None:
+    from parley.contact_sync import run_contact_sync
+
+    runtime = build({})
+    with pytest.raises(ParleyError, match="plugin 'crm' has no contact sync"):
+        run_contact_sync(runtime.loaded, "crm", False, Console(file=io.StringIO()))
+
+
+class CheckingPlugin:
+    """Reports a problem from check_config, or raises."""
+
+    def __init__(self, raise_error: bool = False) -> None:
+        self.raise_error = raise_error
+
+    @hookimpl
+    def check_config(self) -> list[ConfigProblem]:
+        if self.raise_error:
+            raise ConnectionError("connection refused")
+        return [ConfigProblem("error", "crm.fields: property 'tier' does not exist")]
+
+
+def test_hook_check_config_reports_problem(build: Callable[..., Runtime]) -> None:
+    from parley.checks import check_config
+
+    runtime = build({"checking": CheckingPlugin()})
+    _issues, problems = check_config(runtime.loaded)
+
+    assert (
+        ConfigProblem("error", "crm.fields: property 'tier' does not exist") in problems
+    )
+
+
+def test_hook_check_config_error_names_plugin(build: Callable[..., Runtime]) -> None:
+    from parley.checks import check_config
+
+    runtime = build({"checking": CheckingPlugin(raise_error=True)})
+    _issues, problems = check_config(runtime.loaded)
+
+    messages = [problem.message for problem in problems if problem.severity == "error"]
+    assert any(
+        "plugin 'checking' failed in check_config: ConnectionError" in message
+        for message in messages
+    )
 
 
 class Lifecycle:

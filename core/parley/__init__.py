@@ -5,7 +5,8 @@ marker, the base classes they subclass and the records they exchange with
 the core.
 """
 
-from parley.channels import Channel, InboundBatch
+from parley.channels import Channel, InboundBatch, Throughput
+from parley.checks import ConfigProblem
 from parley.context import DeliveryReceipt, PluginContext, Poller
 from parley.errors import (
     ConfigError,
@@ -14,6 +15,7 @@ from parley.errors import (
     ParleyError,
     PluginError,
     RetriableSyncError,
+    SendBlocked,
     SignatureError,
     SkippableSyncError,
     SyncError,
@@ -21,6 +23,7 @@ from parley.errors import (
 )
 from parley.hookspecs import hookimpl
 from parley.models import (
+    AGENT_REPLY_KIND,
     AddressKind,
     ChannelAddress,
     ConsentAction,
@@ -39,20 +42,24 @@ from parley.models import (
 )
 from parley.phones import normalize_email, normalize_phone
 from parley.starter import StarterConfig
+from parley.sync import ContactSync, SyncProgress
 from parley.webhooks import Headers, WebhookRequest, WebhookResponse, WebhookRoute
 
 __version__ = "0.1.0"
 
 __all__ = [
+    "AGENT_REPLY_KIND",
     "AddressKind",
     "Channel",
     "ChannelAddress",
     "ConfigError",
+    "ConfigProblem",
     "ConsentAction",
     "ConsentRecord",
     "ConsentSource",
     "Contact",
     "ContactRecord",
+    "ContactSync",
     "DeliveryError",
     "DeliveryReceipt",
     "DeliveryStatus",
@@ -69,12 +76,15 @@ __all__ = [
     "Poller",
     "Purpose",
     "RetriableSyncError",
+    "SendBlocked",
     "SendResult",
     "SignatureError",
     "SkippableSyncError",
     "StarterConfig",
     "StatusUpdate",
     "SyncError",
+    "SyncProgress",
+    "Throughput",
     "WebhookRejected",
     "WebhookRequest",
     "WebhookResponse",

@@ -15,6 +15,7 @@ from parley.config import CoreSettings, LoadedConfig
 from parley.context import PluginContext
 from parley.errors import PluginError
 from parley.models import AddressKind
+from parley.plugins import plugin_id_of
 from parley.runtime import collect_channels
 from parley.templates import TemplateIssue, lint_template
 
@@ -56,7 +57,42 @@ def check_config(
     for name, text in settings.templates.items():
         issues.extend(lint_template(name, text, fields, channel="sms" if sms else None))
 
-    return issues, _reference_problems(settings, channels)
+    problems = _reference_problems(settings, channels)
+    problems.extend(plugin_problems(context))
+    return issues, problems
+
+
+def plugin_problems(context: PluginContext) -> list[ConfigProblem]:
+    """Call each plugin's ``check_config`` hook and collect what it finds.
+
+    A plugin that raises is reported as an error naming it, so that one
+    broken check does not hide the others.
+    """
+    problems: list[ConfigProblem] = []
+    hook = context.plugin_manager.hook.check_config
+    for implementation in hook.get_hookimpls():
+        plugin_id = plugin_id_of(context.plugin_manager, implementation.plugin)
+        offered = {"context": context}
+        arguments = {name: offered[name] for name in implementation.argnames}
+        try:
+            found = implementation.function(**arguments) or []
+        except Exception as err:  # noqa: BLE001 - report it and go on
+            problems.append(
+                ConfigProblem(
+                    "error",
+                    f"plugin {plugin_id!r} failed in check_config: "
+                    f"{type(err).__name__}: {err}",
+                )
+            )
+            continue
+        for problem in found:
+            if not isinstance(problem, ConfigProblem):
+                raise PluginError(
+                    f"plugin {plugin_id!r} returned {problem!r} from check_config; "
+                    "return parley.ConfigProblem objects"
+                )
+            problems.append(problem)
+    return problems
 
 
 def _sends_sms(channels: dict[str, Channel]) -> bool:

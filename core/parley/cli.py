@@ -240,14 +240,23 @@ def config_check(config_path: str | None) -> None:
     show_default=True,
     help="The message kind, such as order_update, auto_reply or opt_in_prompt.",
 )
+@click.option(
+    "--channel",
+    default=None,
+    help="Channel id whose rules to check; default: [order_updates] channel.",
+)
 @click.option("-c", "--config", "config_path", default=None, help=CONFIG_OPTION_HELP)
-def explain(to: str, purpose: str, kind: str, config_path: str | None) -> None:
+def explain(
+    to: str, purpose: str, kind: str, channel: str | None, config_path: str | None
+) -> None:
     """Print what the send gate would decide for a message sent now, and why."""
     from parley.explain import explain_send
 
     loaded = _load(config_path, require_file=True)
     try:
-        code = explain_send(loaded, to, Purpose(purpose), kind, Console())
+        code = explain_send(
+            loaded, to, Purpose(purpose), kind, Console(), channel=channel
+        )
     except ParleyError as err:
         _fail(str(err))
         return
@@ -319,6 +328,40 @@ def consent_import(path: Path, config_path: str | None) -> None:
         sys.exit(1)
 
 
+@cli.group()
+def contacts() -> None:
+    """Work with the local contact store."""
+
+
+@contacts.command("sync")
+@click.option(
+    "--plugin",
+    "plugin_id",
+    required=True,
+    help="Id of the plugin whose contacts to copy, such as hubspot.",
+)
+@click.option(
+    "--full",
+    is_flag=True,
+    help="Start from the beginning instead of where the last run stopped.",
+)
+@click.option("-c", "--config", "config_path", default=None, help=CONFIG_OPTION_HELP)
+def contacts_sync(plugin_id: str, full: bool, config_path: str | None) -> None:
+    """Copy a plugin's contacts into the local store, with a progress bar.
+
+    An interrupted run resumes where it stopped when run again.
+    """
+    from parley.contact_sync import run_contact_sync
+
+    loaded = _load(config_path, require_file=True)
+    try:
+        count = run_contact_sync(loaded, plugin_id, full, Console(stderr=True))
+    except ParleyError as err:
+        _fail(str(err))
+        return
+    click.echo(f"{plugin_id}: {count} contact(s) stored")
+
+
 @cli.command()
 @click.option(
     "--inactive-days",
@@ -387,6 +430,7 @@ _BUILT_IN = (
     "run",
     "explain",
     "consent",
+    "contacts",
     "purge",
     "--version",
 )

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 
 from sqlalchemy import Connection
@@ -22,6 +22,9 @@ from parley.phones import mask_phone, normalize_email, normalize_phone
 logger = logging.getLogger(__name__)
 
 _MERGED_FIELDS = ("first_name", "last_name", "email", "phone", "time_zone")
+
+# Records the core builds itself; they are not stored as a source's record.
+_DERIVED_SOURCES = frozenset({"store", "merged"})
 
 
 def merge_records(
@@ -160,6 +163,16 @@ class ContactDirectory:
             sources=sources,
             conn=conn,
         )
+        for record in records:
+            if record.source not in _DERIVED_SOURCES:
+                store.put_source_record(
+                    contact.id,
+                    record.source,
+                    record.external_id,
+                    record_to_json(record),
+                    now,
+                    conn=conn,
+                )
         if existing is None:
             logger.info(
                 "contact %s created from %s (phone %s)",
@@ -168,6 +181,93 @@ class ContactDirectory:
                 mask_phone(contact.phone),
             )
         return contact
+
+    def sync(self, record: ContactRecord, now: datetime) -> Contact:
+        """Store a source's current record of a contact and re-merge the contact.
+
+        See :meth:`parley.PluginContext.sync_contact`.
+        """
+        store = self.context.store
+        addresses = record_addresses(record, self.region)
+        with store.transaction() as conn:
+            contact_id = None
+            if record.external_id:
+                contact_id = store.contact_for_source(
+                    record.source, record.external_id, conn=conn
+                )
+            existing = (
+                store.get_contact(contact_id, conn=conn)
+                if contact_id is not None
+                else store.find_contact_any(addresses, conn=conn)
+            )
+
+            records = [record]
+            if existing is not None:
+                stored = store.source_records(existing.id, conn=conn)
+                records.extend(
+                    record_from_json(data)
+                    for source, data in stored.items()
+                    if source != record.source
+                )
+                if not stored:
+                    # Contacts stored before per-source records existed.
+                    records.append(_as_record(existing))
+
+            merged = self._normalized(
+                merge_records(records, self.precedence), addresses
+            )
+            known = set(existing.addresses) if existing else set()
+            new_addresses = [
+                address
+                for address in dict.fromkeys(
+                    [*addresses, *record_addresses(merged, self.region)]
+                )
+                if address not in known
+            ]
+            sources = {item.source: item.external_id or "" for item in records}
+            contact = store.save_contact(
+                merged,
+                new_addresses,
+                now,
+                contact_id=existing.id if existing else None,
+                sources=sources,
+                conn=conn,
+            )
+            store.put_source_record(
+                contact.id,
+                record.source,
+                record.external_id,
+                record_to_json(record),
+                now,
+                conn=conn,
+            )
+        if existing is None:
+            logger.info(
+                "contact %s created by the %s contact sync", contact.id, record.source
+            )
+        return contact
+
+
+def record_to_json(record: ContactRecord) -> dict[str, object]:
+    """Return a contact record as JSON-compatible data for the store."""
+    data = dataclasses.asdict(record)
+    data["fields"] = dict(record.fields)
+    data["addresses"] = [
+        {"kind": address.kind.value, "value": address.value}
+        for address in record.addresses
+    ]
+    return data
+
+
+def record_from_json(data: Mapping[str, object]) -> ContactRecord:
+    """Rebuild a contact record from :func:`record_to_json` output."""
+    values = dict(data)
+    values["addresses"] = tuple(
+        ChannelAddress(AddressKind(item["kind"]), item["value"])
+        for item in values.get("addresses") or []  # type: ignore[union-attr]
+    )
+    values["fields"] = dict(values.get("fields") or {})  # type: ignore[call-overload]
+    return ContactRecord(**values)  # type: ignore[arg-type]
 
 
 def _first_phone(addresses: Sequence[ChannelAddress]) -> str | None:

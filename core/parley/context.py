@@ -23,7 +23,13 @@ if TYPE_CHECKING:
     import pluggy
 
     from parley.config import CoreSettings
-    from parley.models import ConsentRecord, OrderStatusEvent
+    from parley.models import (
+        ChannelAddress,
+        ConsentRecord,
+        Contact,
+        ContactRecord,
+        OrderStatusEvent,
+    )
     from parley.store import Store
 
 Clock = Callable[[], datetime]
@@ -151,6 +157,40 @@ class PluginContext:
             evidence=record.evidence,
             now=record.occurred_at,
         )
+
+    def sync_contact(self, record: ContactRecord) -> Contact:
+        """Store a plugin's current record of a contact, as a contact sync does.
+
+        The record replaces what the same plugin stored for the contact
+        before; the contact is found by ``record.source`` and
+        ``record.external_id`` first, then by any of its addresses, and is
+        created when neither matches. The stored contact is the merge of
+        every plugin's record in ``[contacts] precedence`` order. No
+        ``lookup_contact`` hook is called.
+
+        Args:
+            record: the plugin's record; ``source`` is the plugin id and
+                ``external_id`` its id for the contact.
+
+        Returns:
+            The stored, merged contact.
+        """
+        from parley.contacts import ContactDirectory
+
+        return ContactDirectory(self).sync(record, self.clock())
+
+    def find_contact(self, address: ChannelAddress) -> Contact | None:
+        """Return the stored contact that owns an address, or None.
+
+        The address is normalised first (E.164 phone numbers, lower-case
+        email addresses) with ``[contacts] default_region``.
+        """
+        from parley.contacts import normalize_address
+
+        normalized = normalize_address(address, self.settings.contacts.default_region)
+        if normalized is None:
+            return None
+        return self.store.find_contact(normalized)
 
     def get_state(self, plugin_id: str, key: str) -> str | None:
         """Return a value a plugin stored with :meth:`set_state`, or None."""

@@ -208,6 +208,7 @@ class Daemon:
                     status.status,
                     now,
                     status.error_code,
+                    status.error_message,
                 )
                 logger.info(
                     "status %s for provider message %s on %s %s",

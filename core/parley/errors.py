@@ -79,6 +79,21 @@ class DeliveryError(ParleyError):
         self.recipient_opted_out = recipient_opted_out
 
 
+class SendBlocked(ParleyError):
+    """A channel's own rules forbid a send, found before any request was made.
+
+    A channel raises it from :meth:`parley.Channel.send`; the outbox marks
+    the message blocked with ``reason`` and does not retry it.
+
+    Attributes:
+        reason: why the send is forbidden, naming the rule and the value.
+    """
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
 class WebhookRejected(ParleyError):
     """An inbound webhook request is malformed or not acceptable.
 

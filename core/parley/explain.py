@@ -6,16 +6,22 @@ from rich.console import Console
 from rich.table import Table
 
 from parley.config import LoadedConfig
-from parley.context import utc_now
+from parley.context import PluginContext, utc_now
 from parley.errors import ParleyError
 from parley.gate import SendGate, SendRequest
 from parley.models import Purpose
 from parley.phones import normalize_phone
+from parley.runtime import collect_channels
 from parley.store import open_store
 
 
 def explain_send(
-    loaded: LoadedConfig, to: str, purpose: Purpose, kind: str, console: Console
+    loaded: LoadedConfig,
+    to: str,
+    purpose: Purpose,
+    kind: str,
+    console: Console,
+    channel: str | None = None,
 ) -> int:
     """Print the gate's rules and decision for one message; return the exit code.
 
@@ -34,16 +40,29 @@ def explain_send(
 
     store = open_store(settings.store_url)
     try:
-        gate = SendGate(store, settings)
+        context = PluginContext(settings, loaded.plugin_manager, store)
+        channels = collect_channels(context)
+        if channel is not None and channel not in channels:
+            enabled = ", ".join(sorted(channels)) or "(none)"
+            raise ParleyError(
+                f"--channel {channel!r} is not an enabled channel; enabled: {enabled}"
+            )
+        # Without --channel, the order-update channel is explained when enabled.
+        channel_id = channel or settings.order_updates.channel
+        gate = SendGate(store, settings, channels)
         conversation_id = store.latest_conversation(address)
         now = utc_now()
-        decision = gate.check(SendRequest(address, purpose, kind, conversation_id), now)
+        request = SendRequest(
+            address, purpose, kind, conversation_id, channel=channel_id
+        )
+        decision = gate.check(request, now)
         statuses = gate.consent_statuses(address)
     finally:
         store.close()
 
     table = Table(
-        title=f"send gate: {purpose.value} {kind} to {address} at {now:%Y-%m-%d %H:%M} UTC"
+        title=f"send gate: {purpose.value} {kind} to {address} on {channel_id} "
+        f"at {now:%Y-%m-%d %H:%M} UTC"
     )
     table.add_column("rule")
     table.add_column("outcome")

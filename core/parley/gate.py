@@ -20,6 +20,9 @@ Rules, in order:
    local sending window.
 6. ``frequency_cap``: anything not conversational waits while the address
    has had the maximum number of messages in the cap period.
+7. ``channel_window``: the channel's own rules for when and how it may
+   send, such as WhatsApp's 24-hour customer service window, outside which
+   only an approved template may go (:meth:`parley.Channel.window_rule`).
 
 Messages of the kinds in ``ALWAYS_ALLOWED_KINDS`` skip the rules: the one
 confirmation of an opt-out, and the answer to HELP, which carriers require
@@ -28,14 +31,16 @@ even for opted-out numbers.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from sqlalchemy import Connection
 
+from parley.channels import Channel
 from parley.config import CoreSettings
 from parley.consent import ConsentState, ConsentStatus, derive_state
-from parley.models import AddressKind, ChannelAddress, Purpose
+from parley.models import AddressKind, ChannelAddress, OutboundMessage, Purpose
 from parley.quiet_hours import next_allowed, recipient_zones, window_for
 from parley.store import Store
 
@@ -84,14 +89,23 @@ class SendRequest:
     kind: str
     conversation_id: int | None = None
     message_id: int | None = None
+    channel: str | None = None
+    body: str = ""
+    fields: Mapping[str, str] = field(default_factory=dict)
 
 
 class SendGate:
     """Decides whether a message may go to an address now."""
 
-    def __init__(self, store: Store, settings: CoreSettings) -> None:
+    def __init__(
+        self,
+        store: Store,
+        settings: CoreSettings,
+        channels: Mapping[str, Channel] | None = None,
+    ) -> None:
         self.store = store
         self.settings = settings
+        self.channels = channels or {}
         self.compliance = settings.compliance
         self.window = self.compliance.window()
         self.state_windows = self.compliance.windows_by_state()
@@ -117,6 +131,7 @@ class SendGate:
             self._consent_rule(request, statuses[request.purpose], conn),
             self._quiet_hours(request, now, conn),
             self._frequency_cap(request, now, conn),
+            self._channel_window(request, now, conn),
         )
         return _decide(results)
 
@@ -252,6 +267,48 @@ class SendGate:
             f"(cap {cap}); deferred to {opening:%Y-%m-%d %H:%M} UTC",
             defer_until=opening,
         )
+
+    def _channel_window(
+        self, request: SendRequest, now: datetime, conn: Connection | None
+    ) -> RuleResult:
+        channel = self.channels.get(request.channel or "")
+        if channel is None:
+            return RuleResult("channel_window", True, "no channel rules to check")
+
+        last_inbound_at = (
+            self.store.last_inbound_at(request.conversation_id, conn=conn)
+            if request.conversation_id is not None
+            else None
+        )
+        message = OutboundMessage(
+            id=request.message_id or 0,
+            idempotency_key="",
+            channel=channel.id,
+            to=request.address,
+            body=request.body,
+            conversation_id=request.conversation_id or 0,
+            kind=request.kind,
+            purpose=request.purpose,
+            last_inbound_at=last_inbound_at,
+            fields=request.fields,
+        )
+        reason = channel.window_rule(message, now)
+        if reason is not None:
+            return RuleResult("channel_window", False, f"{channel.id}: {reason}")
+        return RuleResult(
+            "channel_window", True, _window_detail(channel, last_inbound_at)
+        )
+
+
+def _window_detail(channel: Channel, last_inbound_at: datetime | None) -> str:
+    if channel.service_window is None:
+        return f"{channel.id} has no customer service window"
+    if last_inbound_at is None:
+        return f"{channel.id} allows this message; the customer has not written"
+    return (
+        f"{channel.id} allows this message; the customer last wrote at "
+        f"{last_inbound_at:%Y-%m-%d %H:%M} UTC"
+    )
 
 
 def _decide(results: tuple[RuleResult, ...]) -> GateDecision:

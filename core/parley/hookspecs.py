@@ -27,15 +27,19 @@ if TYPE_CHECKING:
     from pydantic import BaseModel
 
     from parley.channels import Channel
+    from parley.checks import ConfigProblem
     from parley.context import PluginContext, Poller
     from parley.models import (
         ChannelAddress,
+        ConsentRecord,
         Contact,
         ContactRecord,
         InboundMessage,
         OrderStatusEvent,
+        OutboundMessage,
     )
     from parley.starter import StarterConfig
+    from parley.sync import ContactSync
     from parley.webhooks import WebhookRoute
 
 PROJECT = "parley"
@@ -111,6 +115,23 @@ def register_pollers(
 
 
 @hookspec
+def register_contact_syncs(
+    register: Callable[[ContactSync], None], context: PluginContext
+) -> None:
+    """Contribute jobs that copy a CRM's contacts into the local contact store.
+
+    Called once when the daemon starts, and by ``parley contacts sync``.
+    With the contacts stored locally, a lookup in steady state needs no
+    call to the CRM.
+
+    Args:
+        register: call ``register(sync)`` with a :class:`parley.ContactSync`;
+            a plugin registers at most one.
+        context: the running instance.
+    """
+
+
+@hookspec
 def register_commands(cli: click.Group) -> None:
     """Add subcommands to the ``parley`` command line.
 
@@ -144,6 +165,25 @@ def starter_config() -> StarterConfig | None:
     Returns:
         The plugin's commented section and any templates it suggests, or
         None when the plugin has nothing to add.
+    """
+
+
+@hookspec
+def check_config(context: PluginContext) -> Sequence[ConfigProblem] | None:
+    """Check a plugin's settings against its provider, for ``parley config check``.
+
+    Called by ``parley config check`` only. A plugin may call its provider
+    here, with a short timeout, to find settings that validate but cannot
+    work: an invalid token, a missing scope, a mapped property that does
+    not exist.
+
+    Args:
+        context: the running instance, without a store.
+
+    Returns:
+        The problems found, each with severity ``error``, ``warning`` or
+        ``info``; an unreachable provider is a warning saying when the check
+        runs instead.
     """
 
 
@@ -236,6 +276,45 @@ def message_received(
         message: the inbound message.
         contact: the merged contact who sent it.
         conversation_id: the conversation the message was added to.
+        context: the running instance.
+    """
+
+
+@hookspec
+def message_sent(
+    message: OutboundMessage,
+    provider_message_id: str,
+    contact: Contact | None,
+    context: PluginContext,
+) -> None:
+    """React to a provider having accepted a message the business sent.
+
+    Called from the daemon's event worker after the send was recorded, at
+    least once per message: after a crash it may be called again, so an
+    implementation that writes elsewhere uses ``message.id`` to avoid
+    duplicates. An exception makes the core retry the call later.
+
+    Args:
+        message: the message as it was handed to the channel.
+        provider_message_id: the provider's id of the message.
+        contact: the contact it went to, when one is stored.
+        context: the running instance.
+    """
+
+
+@hookspec
+def consent_changed(
+    record: ConsentRecord, contact: Contact | None, context: PluginContext
+) -> None:
+    """React to a record appended to the consent ledger.
+
+    Called from the daemon's event worker, at least once per ledger record
+    (``record`` carries no id, so deduplicate by address, purpose, action
+    and time). An exception makes the core retry the call later.
+
+    Args:
+        record: the opt-in, opt-out, confirmation or suspension.
+        contact: the contact that owns the address, when one is stored.
         context: the running instance.
     """
 

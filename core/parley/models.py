@@ -21,6 +21,7 @@ class AddressKind(enum.StrEnum):
     PHONE = "phone"
     EMAIL = "email"
     WHATSAPP = "whatsapp"
+    WHATSAPP_USER_ID = "whatsapp_user_id"
     PAGE_SCOPED_ID = "psid"
 
 
@@ -31,7 +32,8 @@ class ChannelAddress:
     Attributes:
         kind: what the value is.
         value: the normalised value: E.164 for phone numbers (``+14155550123``),
-            lower case for email addresses, the provider's id otherwise.
+            lower case for email addresses, the provider's id otherwise
+            (a WhatsApp business-scoped user id, a page-scoped id).
     """
 
     kind: AddressKind
@@ -124,6 +126,10 @@ class ConsentAction(enum.StrEnum):
     OPT_IN = "opt_in"
     OPT_OUT = "opt_out"
     CONFIRMATION = "confirmation"
+    # Set by the core: a long-silent address needs fresh consent, and START
+    # restores what STOP withdrew.
+    SUSPEND = "suspend"
+    RESTORE = "restore"
 
 
 class ConsentSource(enum.StrEnum):
@@ -289,6 +295,10 @@ class InboundMessage:
     opt_out_type: str | None = None
 
 
+AGENT_REPLY_KIND = "agent_reply"
+"""The message kind of a reply a person (an agent) wrote."""
+
+
 class DeliveryStatus(enum.StrEnum):
     """Delivery states of an outbound message, in forward order."""
 
@@ -317,13 +327,24 @@ class DeliveryStatus(enum.StrEnum):
 
 @dataclass(frozen=True)
 class StatusUpdate:
-    """A provider reports a new delivery status for a message it accepted."""
+    """A provider reports a new delivery status for a message it accepted.
+
+    Attributes:
+        channel: id of the channel that reported it.
+        provider_message_id: the provider's id of the outbound message.
+        status: the new status.
+        occurred_at: when the provider reported it (timezone-aware).
+        error_code: the provider's error code for a failure (Twilio's
+            ``30007``, WhatsApp's ``131047``).
+        error_message: the provider's description of that error, if any.
+    """
 
     channel: str
     provider_message_id: str
     status: DeliveryStatus
     occurred_at: datetime
     error_code: str | None = None
+    error_message: str | None = None
 
 
 @dataclass(frozen=True)
@@ -339,8 +360,15 @@ class OutboundMessage:
         to: the recipient's address on that channel.
         body: the rendered text.
         conversation_id: the conversation the message belongs to.
-        kind: what produced it (``order_update``, ``auto_reply``, ``reply``).
+        kind: what produced it (``order_update``, ``auto_reply``,
+            ``agent_reply`` for a person's answer, ``opt_out_confirmation``).
         purpose: the consent purpose it was checked against.
+        last_inbound_at: when the customer last wrote to the business on
+            this channel and address, or None if never; channels with a
+            customer-service window decide from it how the message may go.
+        fields: template field values resolved when the message was queued,
+            keyed by field name as templates write it (``First Name``): the
+            fields the channel asked for through :meth:`Channel.fields_for`.
     """
 
     id: int
@@ -351,6 +379,8 @@ class OutboundMessage:
     conversation_id: int
     kind: str
     purpose: Purpose
+    last_inbound_at: datetime | None = None
+    fields: Mapping[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)

@@ -10,19 +10,27 @@ checked again right before sending.
 
 from __future__ import annotations
 
+import contextlib
 import logging
-from collections.abc import Mapping
+import threading
+from collections.abc import Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from parley.backoff import retry_delay
 from parley.channels import Channel
 from parley.context import PluginContext
-from parley.errors import DeliveryError
+from parley.errors import DeliveryError, SendBlocked
 from parley.gate import SendGate, SendRequest
-from parley.models import DeliveryStatus, OutboundMessage, Purpose
+from parley.models import AddressKind, DeliveryStatus, OutboundMessage, Purpose
+from parley.pacing import SendPacer
 from parley.phones import mask_phone
+from parley.sms import count_segments
 from parley.store.records import ClaimedMessage
+
+# Maximum seconds a send thread waits for a sender's next slot. A later
+# slot defers the message instead.
+MAX_PACING_WAIT_SECONDS = 2.0
 
 logger = logging.getLogger(__name__)
 
@@ -38,10 +46,18 @@ class OutboxWorker:
         self.settings = context.settings.outbox
         self.channels = channels
         self.worker_id = worker_id
-        self.gate = SendGate(self.store, context.settings)
+        self.gate = SendGate(self.store, context.settings, channels)
+        self.pacer = SendPacer()
         self._pool = ThreadPoolExecutor(
             max_workers=self.settings.concurrency, thread_name_prefix="outbox-send"
         )
+        self._in_flight = {
+            channel_id: threading.BoundedSemaphore(channel.max_concurrent_requests)
+            for channel_id, channel in channels.items()
+            if channel.max_concurrent_requests
+        }
+        hooks = context.plugin_manager.hook
+        self._notify_sent = bool(hooks.message_sent.get_hookimpls())
 
     def run_once(self) -> int:
         """Send one batch of due messages; return how many were claimed."""
@@ -68,38 +84,25 @@ class OutboxWorker:
             self._retry(message, f"channel {message.channel!r} is not enabled", None)
             return
 
+        now = self.context.clock()
+        last_inbound_at = self.store.last_inbound_at(message.conversation_id)
         request = SendRequest(
             address=message.to,
             purpose=Purpose(message.purpose),
             kind=message.kind,
             conversation_id=message.conversation_id,
             message_id=message.message_id,
+            channel=message.channel,
+            body=message.body,
+            fields=message.fields,
         )
-        now = self.context.clock()
         decision = self.gate.check(request, now)
         if decision.deferred:
             assert decision.defer_until is not None
-            self.store.defer_message(
-                message.message_id,
-                decision.defer_until,
-                f"deferred: {decision.reason}",
-                now,
-            )
-            logger.info(
-                "message %s deferred to %s: %s",
-                message.message_id,
-                decision.defer_until.isoformat(),
-                decision.reason,
-            )
+            self._defer(message, decision.defer_until, decision.reason or "", now)
             return
         if not decision.allowed:
-            reason = decision.reason or "blocked"
-            self.store.mark_unsent(
-                message.message_id, DeliveryStatus.BLOCKED, reason, self.context.clock()
-            )
-            logger.info(
-                "message %s blocked before sending: %s", message.message_id, reason
-            )
+            self._block(message, decision.reason or "blocked")
             return
 
         outbound = OutboundMessage(
@@ -111,9 +114,27 @@ class OutboxWorker:
             conversation_id=message.conversation_id,
             kind=message.kind,
             purpose=Purpose(message.purpose),
+            last_inbound_at=last_inbound_at,
+            fields=message.fields,
         )
+        throughput = channel.throughput(outbound)
+        if throughput is not None:
+            wait = self.pacer.acquire(
+                throughput.key, throughput.per_second, MAX_PACING_WAIT_SECONDS
+            )
+            if wait is not None:
+                until = now + timedelta(seconds=wait)
+                self._defer(
+                    message, until, f"sender rate {throughput.per_second:g}/s", now
+                )
+                return
+
         try:
-            result = channel.send(outbound)
+            with self._slot(message.channel):
+                result = channel.send(outbound)
+        except SendBlocked as err:
+            self._block(message, f"{message.channel}: {err.reason}")
+            return
         except DeliveryError as err:
             self._handle_delivery_error(message, err)
             return
@@ -133,12 +154,61 @@ class OutboxWorker:
             self.context.clock(),
         )
         logger.info(
-            "message %s sent on %s to %s as %s (attempt %d)",
+            "message %s sent on %s to %s as %s (attempt %d%s)",
             message.message_id,
             message.channel,
             mask_phone(message.to),
             result.provider_message_id,
             message.attempts,
+            _sms_summary(channel, message.body),
+        )
+        if self._notify_sent:
+            self._queue_sent_event(
+                outbound, message.contact_id, result.provider_message_id
+            )
+
+    @contextlib.contextmanager
+    def _slot(self, channel_id: str) -> Iterator[None]:
+        """Hold one of the channel's concurrent-request slots during a send."""
+        semaphore = self._in_flight.get(channel_id)
+        if semaphore is None:
+            yield
+            return
+        with semaphore:
+            yield
+
+    def _defer(
+        self, message: ClaimedMessage, until: datetime, reason: str, now: datetime
+    ) -> None:
+        self.store.defer_message(message.message_id, until, f"deferred: {reason}", now)
+        logger.info(
+            "message %s deferred to %s: %s",
+            message.message_id,
+            until.isoformat(),
+            reason,
+        )
+
+    def _block(self, message: ClaimedMessage, reason: str) -> None:
+        self.store.mark_unsent(
+            message.message_id, DeliveryStatus.BLOCKED, reason, self.context.clock()
+        )
+        logger.info("message %s blocked before sending: %s", message.message_id, reason)
+
+    def _queue_sent_event(
+        self, outbound: OutboundMessage, contact_id: int, provider_message_id: str
+    ) -> None:
+        """Queue the message_sent hook call for the event worker, durably."""
+        payload = {
+            "message": outbound_to_json(outbound),
+            "provider_message_id": provider_message_id,
+            "contact_id": contact_id,
+        }
+        self.store.add_event(
+            "message_sent",
+            outbound.channel,
+            f"sent:{outbound.id}",
+            payload,
+            self.context.clock(),
         )
 
     def _handle_delivery_error(
@@ -222,3 +292,46 @@ class OutboxWorker:
             error,
             delay,
         )
+
+
+def _sms_summary(channel: Channel, body: str) -> str:
+    """Describe an SMS body's encoding and segments for the send log line."""
+    if channel.address_kind is not AddressKind.PHONE:
+        return ""
+    info = count_segments(body)
+    return f", {info.encoding} {info.segments} segment(s)"
+
+
+def outbound_to_json(message: OutboundMessage) -> dict[str, object]:
+    """Return an outbound message as JSON-compatible data for the event queue."""
+    return {
+        "id": message.id,
+        "idempotency_key": message.idempotency_key,
+        "channel": message.channel,
+        "to": message.to,
+        "body": message.body,
+        "conversation_id": message.conversation_id,
+        "kind": message.kind,
+        "purpose": message.purpose.value,
+        "last_inbound_at": (
+            message.last_inbound_at.isoformat() if message.last_inbound_at else None
+        ),
+        "fields": dict(message.fields),
+    }
+
+
+def outbound_from_json(data: Mapping[str, object]) -> OutboundMessage:
+    """Rebuild an outbound message from :func:`outbound_to_json` output."""
+    last = data.get("last_inbound_at")
+    return OutboundMessage(
+        id=int(data["id"]),  # type: ignore[call-overload]
+        idempotency_key=str(data["idempotency_key"]),
+        channel=str(data["channel"]),
+        to=str(data["to"]),
+        body=str(data["body"]),
+        conversation_id=int(data["conversation_id"]),  # type: ignore[call-overload]
+        kind=str(data["kind"]),
+        purpose=Purpose(str(data["purpose"])),
+        last_inbound_at=datetime.fromisoformat(str(last)) if last else None,
+        fields=dict(data.get("fields") or {}),  # type: ignore[call-overload]
+    )

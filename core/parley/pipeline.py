@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 
 from sqlalchemy import Connection
@@ -25,11 +25,15 @@ from parley.keywords import KeywordSet
 from parley.models import (
     AddressKind,
     ChannelAddress,
+    ConsentAction,
+    ConsentRecord,
+    ConsentSource,
     Contact,
     InboundMessage,
     OrderStatusEvent,
     Purpose,
 )
+from parley.outbox import outbound_from_json
 from parley.phones import mask_phone
 from parley.store.records import ClaimedEvent
 from parley.templates import normalize_field_name, parse_template
@@ -48,7 +52,7 @@ class EventProcessor(KeywordResponder):
         self.store = context.store
         self.channels = channels
         self.directory = ContactDirectory(context)
-        self.gate = SendGate(self.store, self.settings)
+        self.gate = SendGate(self.store, self.settings, channels)
         self.keywords = KeywordSet()
         self._fields: dict[str, str | None] = {}
 
@@ -62,8 +66,49 @@ class EventProcessor(KeywordResponder):
         handlers = {
             "order_status": self._process_order_status,
             "message_received": self._process_inbound,
+            "message_sent": self._process_sent,
+            "consent_changed": self._process_consent_changed,
         }
         handlers[event.kind](event)
+
+    # Write-back hooks
+
+    def _process_sent(self, claimed: ClaimedEvent) -> None:
+        payload = claimed.payload
+        message = outbound_from_json(payload["message"])
+        contact = self.store.get_contact(int(payload["contact_id"]))
+        self.context.plugin_manager.hook.message_sent(
+            message=message,
+            provider_message_id=payload["provider_message_id"],
+            contact=contact,
+            context=self.context,
+        )
+        self.store.complete_event(claimed.id, self.context.clock())
+
+    def _process_consent_changed(self, claimed: ClaimedEvent) -> None:
+        payload = claimed.payload
+        record = ConsentRecord(
+            address=self._ledger_address(payload["address"]),
+            purpose=Purpose(payload["purpose"]),
+            action=ConsentAction(payload["action"]),
+            source=ConsentSource(payload["source"]),
+            occurred_at=datetime.fromisoformat(payload["occurred_at"]),
+            evidence=payload["evidence"],
+            actor=payload["actor"],
+        )
+        contact = self.store.find_contact(record.address)
+        self.context.plugin_manager.hook.consent_changed(
+            record=record, contact=contact, context=self.context
+        )
+        self.store.complete_event(claimed.id, self.context.clock())
+
+    def _ledger_address(self, value: str) -> ChannelAddress:
+        """Return the channel address of a ledger record's address value."""
+        if value.startswith("+"):
+            return ChannelAddress(AddressKind.PHONE, value)
+        if "@" in value:
+            return ChannelAddress(AddressKind.EMAIL, value)
+        return ChannelAddress(AddressKind.PAGE_SCOPED_ID, value)
 
     # Order updates
 
@@ -75,7 +120,12 @@ class EventProcessor(KeywordResponder):
             event=event, contact=contact, context=self.context
         )
         template = self.settings.order_updates.templates.get(event.status)
-        self._prefetch_fields([template] if template else [], contact, event)
+        self._prefetch_fields(
+            [template] if template else [],
+            contact,
+            event,
+            self._channel_fields(self.settings.order_updates.channel, "order_update"),
+        )
 
         with self.store.transaction() as conn:
             self._record_event_consents(event, contact, now, conn)
@@ -328,7 +378,19 @@ class EventProcessor(KeywordResponder):
             )
             return
 
-        request = SendRequest(address, plan.purpose, plan.kind, conversation_id)
+        fields = {
+            name: self._resolve(name, contact, event) or ""
+            for name in self._channel_fields(channel_id, plan.kind)
+        }
+        request = SendRequest(
+            address,
+            plan.purpose,
+            plan.kind,
+            conversation_id,
+            channel=channel_id,
+            body=rendered.text,
+            fields=fields,
+        )
         decision = self.gate.check(request, now, conn=conn)
         if not decision.allowed and not decision.deferred:
             self._block(
@@ -354,6 +416,7 @@ class EventProcessor(KeywordResponder):
             conn=conn,
             not_before=decision.defer_until,
             reason=f"deferred: {decision.reason}" if decision.deferred else None,
+            fields=fields,
         )
         if message_id is None:
             logger.info(
@@ -419,11 +482,17 @@ class EventProcessor(KeywordResponder):
                 reason,
             )
 
+    def _channel_fields(self, channel_id: str, kind: str) -> list[str]:
+        """Return the fields a channel needs to send a kind as a provider template."""
+        channel = self.channels.get(channel_id)
+        return list(channel.fields_for(kind)) if channel else []
+
     def _prefetch_fields(
         self,
         template_names: list[str],
         contact: Contact,
         event: OrderStatusEvent | None,
+        extra_fields: Sequence[str] = (),
     ) -> None:
         """Resolve the fields of templates that may be sent, before any transaction.
 
@@ -433,20 +502,21 @@ class EventProcessor(KeywordResponder):
         single-threaded, so the values are kept on the processor.
         """
         self._fields = {}
+        wanted = [normalize_field_name(name) for name in extra_fields]
         for name in template_names:
             text = self.settings.templates.get(name)
-            if text is None:
-                continue
-            for field_name in parse_template(name, text).fields:
-                if field_name not in self._fields:
-                    self._fields[field_name] = (
-                        self.context.plugin_manager.hook.resolve_field(
-                            name=field_name,
-                            contact=contact,
-                            event=event,
-                            context=self.context,
-                        )
+            if text is not None:
+                wanted.extend(parse_template(name, text).fields)
+        for field_name in wanted:
+            if field_name not in self._fields:
+                self._fields[field_name] = (
+                    self.context.plugin_manager.hook.resolve_field(
+                        name=field_name,
+                        contact=contact,
+                        event=event,
+                        context=self.context,
                     )
+                )
 
     def _resolve(
         self, name: str, contact: Contact, event: OrderStatusEvent | None

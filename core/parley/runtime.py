@@ -22,6 +22,7 @@ from parley.pipeline import EventProcessor
 from parley.plugins import plugin_id_of
 from parley.purge import purge_poller
 from parley.store import Store, open_store
+from parley.sync import ContactSync, SilentProgress
 from parley.webhooks import WebhookRoute
 from parley.workers import EventWorker
 
@@ -72,9 +73,13 @@ def build_runtime(loaded: LoadedConfig, clock: Clock = utc_now) -> Runtime:
     channels = collect_channels(context)
     routes = collect_routes(context, channels)
     pollers = collect_pollers(context)
+    pollers.extend(sync_poller(sync) for sync in collect_contact_syncs(context))
     purge = purge_poller(context)
     if purge is not None:
         pollers.append(purge)
+    store.emit_consent_events = bool(
+        loaded.plugin_manager.hook.consent_changed.get_hookimpls()
+    )
     return Runtime(loaded, store, context, channels, routes, pollers, new_worker_id())
 
 
@@ -139,6 +144,40 @@ def collect_pollers(context: PluginContext) -> list[Poller]:
 
     _call_registration(context, "register_pollers", register)
     return pollers
+
+
+def collect_contact_syncs(context: PluginContext) -> list[ContactSync]:
+    """Call ``register_contact_syncs``; each plugin may register one sync."""
+    syncs: list[ContactSync] = []
+
+    def register(sync: ContactSync) -> None:
+        if not isinstance(sync, ContactSync):
+            raise PluginError(
+                f"register_contact_syncs got {sync!r}, which is not a parley.ContactSync"
+            )
+        if any(existing.plugin_id == sync.plugin_id for existing in syncs):
+            raise PluginError(
+                f"plugin {sync.plugin_id!r} registers more than one contact sync"
+            )
+        syncs.append(sync)
+
+    _call_registration(context, "register_contact_syncs", register)
+    return syncs
+
+
+def sync_poller(sync: ContactSync) -> Poller:
+    """Return a poller that runs a contact sync incrementally in the daemon."""
+
+    def run() -> None:
+        progress = SilentProgress()
+        sync.run(progress, False)
+        logger.info(
+            "contact sync of %s stored %d contact(s)",
+            sync.plugin_id,
+            progress.processed,
+        )
+
+    return Poller(sync.plugin_id, "contact-sync", sync.interval_seconds, run)
 
 
 def _call_registration(

@@ -31,6 +31,9 @@ class StoreBase:
         self.url = url
         self.engine = create_store_engine(url)
         self.is_sqlite = self.engine.dialect.name == "sqlite"
+        # Set by the runtime when a plugin implements consent_changed, so the
+        # ledger queues an event for each new record.
+        self.emit_consent_events = False
         # SQLite allows one writer at a time. Queueing this process's writers
         # on a lock wakes the next one as soon as a commit ends, where
         # SQLite's own busy handler would poll with sleeps of up to 100 ms.

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Mapping, Sequence
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import (
     Connection,
@@ -125,6 +126,60 @@ class ContactStore(StoreBase):
             contact = self.get_contact(contact_id, conn=tx)
         assert contact is not None
         return contact
+
+    # Each source's record of a contact
+
+    def contact_for_source(
+        self, source: str, external_id: str, conn: Connection | None = None
+    ) -> int | None:
+        """Return the id of the contact a source knows by its own id, or None."""
+        table = schema.contact_sources
+        with self._tx(conn) as tx:
+            return tx.execute(
+                select(table.c.contact_id)
+                .where(table.c.source == source, table.c.external_id == external_id)
+                .order_by(table.c.id)
+                .limit(1)
+            ).scalar()
+
+    def source_records(
+        self, contact_id: int, conn: Connection | None = None
+    ) -> dict[str, dict[str, Any]]:
+        """Return each source's stored record of a contact, keyed by source."""
+        table = schema.contact_sources
+        with self._tx(conn) as tx:
+            rows = tx.execute(
+                select(table.c.source, table.c.record)
+                .where(table.c.contact_id == contact_id)
+                .order_by(table.c.id)
+            ).all()
+        return {row.source: dict(row.record) for row in rows}
+
+    def put_source_record(
+        self,
+        contact_id: int,
+        source: str,
+        external_id: str | None,
+        record: Mapping[str, Any],
+        now: datetime,
+        conn: Connection | None = None,
+    ) -> None:
+        """Store a source's record of a contact, replacing its previous one."""
+        table = schema.contact_sources
+        values = {
+            "external_id": external_id,
+            "record": dict(record),
+            "updated_at": now,
+        }
+        statement = (
+            self._dialect_insert(table)
+            .values(contact_id=contact_id, source=source, **values)
+            .on_conflict_do_update(
+                index_elements=[table.c.contact_id, table.c.source], set_=values
+            )
+        )
+        with self._tx(conn) as tx:
+            tx.execute(statement)
 
     def _attach_address(
         self, conn: Connection, contact_id: int, address: ChannelAddress, now: datetime

@@ -36,9 +36,13 @@ class ConsentStore(StoreBase):
         contact_id: int | None = None,
         conn: Connection | None = None,
     ) -> None:
-        """Append a consent record; records are never changed afterwards."""
+        """Append a consent record; records are never changed afterwards.
+
+        When ``emit_consent_events`` is set, a ``consent_changed`` event is
+        queued in the same transaction, so the hook call survives a crash.
+        """
         with self._tx(conn) as tx:
-            tx.execute(
+            result = tx.execute(
                 insert(schema.consent_records).values(
                     contact_id=contact_id,
                     channel=channel,
@@ -51,6 +55,33 @@ class ConsentStore(StoreBase):
                     recorded_at=now,
                 )
             )
+            if self.emit_consent_events:
+                record_id = int(result.inserted_primary_key[0])
+                self._queue_consent_event(tx, record_id, now)
+
+    def _queue_consent_event(
+        self, conn: Connection, record_id: int, now: datetime
+    ) -> None:
+        row = conn.execute(
+            select(schema.consent_records).where(
+                schema.consent_records.c.id == record_id
+            )
+        ).one()
+        payload = {
+            "record_id": record_id,
+            "contact_id": row.contact_id,
+            "channel": row.channel,
+            "address": row.address,
+            "purpose": row.purpose,
+            "action": row.action,
+            "source": row.source,
+            "actor": row.actor,
+            "evidence": row.evidence or "",
+            "occurred_at": as_utc(row.recorded_at).isoformat(),  # type: ignore[union-attr]
+        }
+        self.add_event(  # type: ignore[attr-defined]
+            "consent_changed", "ledger", f"consent:{record_id}", payload, now, conn=conn
+        )
 
     def consent_entries(
         self, address: str, purpose: str, conn: Connection | None = None

@@ -132,6 +132,7 @@ class MessageStore(StoreBase):
         conn: Connection | None = None,
         not_before: datetime | None = None,
         reason: str | None = None,
+        fields: Mapping[str, str] | None = None,
     ) -> int | None:
         """Store an outbound message and put it in the outbox.
 
@@ -147,6 +148,7 @@ class MessageStore(StoreBase):
             not_before: the earliest time to send it, for a message the send
                 gate deferred; None sends it as soon as possible.
             reason: why it waits, kept on the message.
+            fields: template field values the channel asked for.
 
         Returns:
             The message id, or None when a message with this dedupe key
@@ -164,6 +166,7 @@ class MessageStore(StoreBase):
             "dedupe_key": dedupe_key,
             "created_at": now,
             "updated_at": now,
+            "fields": dict(fields) if fields else None,
         }
         with self._tx(conn) as tx:
             message_id = self._insert_message(tx, values)
@@ -255,6 +258,20 @@ class MessageStore(StoreBase):
                 .where(table.c.conversation_id == conversation_id, *conditions)
             )
             return int(tx.execute(query).scalar_one())
+
+    def last_inbound_at(
+        self, conversation_id: int, conn: Connection | None = None
+    ) -> datetime | None:
+        """Return when the customer last wrote in a conversation, or None."""
+        table = schema.messages
+        with self._tx(conn) as tx:
+            latest = tx.execute(
+                select(func.max(table.c.created_at)).where(
+                    table.c.conversation_id == conversation_id,
+                    table.c.direction == "in",
+                )
+            ).scalar()
+        return as_utc(latest)
 
     def has_inbound(self, conversation_id: int, conn: Connection | None = None) -> bool:
         """Return True when the customer has written in a conversation."""

@@ -35,9 +35,17 @@ def _add_event_outcome(connection: Connection) -> None:
         connection.execute(text("ALTER TABLE events ADD COLUMN outcome TEXT"))
 
 
+def _add_contact_sources_and_message_fields(connection: Connection) -> None:
+    columns = {column["name"] for column in inspect(connection).get_columns("messages")}
+    if "fields" not in columns:
+        connection.execute(text("ALTER TABLE messages ADD COLUMN fields JSON"))
+    schema.contact_sources.create(connection, checkfirst=True)
+
+
 MIGRATIONS: list[tuple[int, str, Callable[[Connection], None]]] = [
     (1, "initial tables", _create_initial_tables),
     (2, "events.outcome", _add_event_outcome),
+    (3, "contact_sources, messages.fields", _add_contact_sources_and_message_fields),
 ]
 
 

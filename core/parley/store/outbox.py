@@ -72,7 +72,9 @@ class OutboxStore(StoreBase):
                     msg.c.body,
                     msg.c.kind,
                     msg.c.purpose,
+                    msg.c.fields,
                     conv.c.address,
+                    conv.c.contact_id,
                     box.c.attempts,
                 )
                 .join(conv, conv.c.id == msg.c.conversation_id)
@@ -90,6 +92,8 @@ class OutboxStore(StoreBase):
                 kind=row.kind,
                 purpose=row.purpose,
                 attempts=row.attempts,
+                contact_id=row.contact_id,
+                fields=dict(row.fields or {}),
             )
             for row in rows
         ]
@@ -197,8 +201,12 @@ class OutboxStore(StoreBase):
         status: DeliveryStatus,
         now: datetime,
         error_code: str | None = None,
+        error_message: str | None = None,
     ) -> bool:
-        """Move a message's delivery status forward; False when it would go back."""
+        """Move a message's delivery status forward; False when it would go back.
+
+        A provider's error code and description are kept on the message.
+        """
         table = schema.messages
         with self.transaction() as conn:
             row = conn.execute(
@@ -215,6 +223,13 @@ class OutboxStore(StoreBase):
             conn.execute(
                 update(table)
                 .where(table.c.id == row.id)
-                .values(status=status.value, error_code=error_code, updated_at=now)
+                .values(
+                    status=status.value,
+                    error_code=error_code,
+                    status_reason=error_message
+                    if error_code or error_message
+                    else None,
+                    updated_at=now,
+                )
             )
         return True

@@ -31,6 +31,8 @@ class ClaimedMessage:
     kind: str
     purpose: str
     attempts: int
+    contact_id: int
+    fields: dict[str, str]
 
 
 @dataclass(frozen=True)

@@ -99,6 +99,21 @@ contact_addresses = Table(
     UniqueConstraint("kind", "value", name="uq_contact_addresses_kind_value"),
 )
 
+# Added by migration 3: each plugin's latest record of a contact, from
+# lookups and contact syncs. The contacts row is the merge of these.
+contact_sources = Table(
+    "contact_sources",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("contact_id", Id, ForeignKey("contacts.id"), nullable=False, index=True),
+    Column("source", String(64), nullable=False),
+    Column("external_id", String(200)),
+    Column("record", JSON, nullable=False),
+    Column("updated_at", Timestamp, nullable=False),
+    UniqueConstraint("contact_id", "source", name="uq_contact_sources_contact_source"),
+    Index("ix_contact_sources_external", "source", "external_id"),
+)
+
 conversations = Table(
     "conversations",
     metadata,
@@ -130,6 +145,9 @@ messages = Table(
     Column("created_at", Timestamp, nullable=False),
     Column("sent_at", Timestamp),
     Column("updated_at", Timestamp, nullable=False),
+    # Added by migration 3: template field values a channel asked for, for
+    # provider templates outside a customer-service window.
+    Column("fields", JSON),
     UniqueConstraint("channel", "provider_message_id", name="uq_messages_provider_id"),
     UniqueConstraint("dedupe_key", name="uq_messages_dedupe_key"),
     Index("ix_messages_conversation", "conversation_id", "id"),
