@@ -41,6 +41,7 @@ from parley.models import (
     StatusUpdate,
 )
 from parley.phones import normalize_email, normalize_phone
+from parley.sms import SegmentInfo, count_segments
 from parley.starter import StarterConfig
 from parley.sync import ContactSync, SyncProgress
 from parley.webhooks import Headers, WebhookRequest, WebhookResponse, WebhookRoute
@@ -77,6 +78,7 @@ __all__ = [
     "Purpose",
     "RetriableSyncError",
     "SendBlocked",
+    "SegmentInfo",
     "SendResult",
     "SignatureError",
     "SkippableSyncError",
@@ -90,6 +92,7 @@ __all__ = [
     "WebhookResponse",
     "WebhookRoute",
     "__version__",
+    "count_segments",
     "hookimpl",
     "normalize_email",
     "normalize_phone",

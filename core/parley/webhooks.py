@@ -42,8 +42,8 @@ class WebhookRequest:
         url: the full URL as the daemon saw it. Behind a proxy this is not the
             URL the sender signed; plugins rebuild that from a configured
             public URL.
-        path: the path below ``/webhooks/<plugin id>``, starting with ``/``
-            (``/`` for the plugin's root).
+        path: the path below ``/webhooks/<plugin id>``, starting with ``/``,
+            or ``""`` for the plugin's root.
         headers: request headers.
         body: the raw body bytes, before any parsing.
         query: query-string parameters.
