@@ -31,6 +31,7 @@ from pydantic import (
     ValidationError,
     create_model,
     field_validator,
+    model_validator,
 )
 from pydantic_settings import (
     BaseSettings,
@@ -242,6 +243,23 @@ class ComplianceSettings(_Section):
         default_factory=lambda: sorted(DOUBLE_OPT_IN_SOURCES),
         description="Opt-in sources that need a confirming reply before messages flow.",
     )
+    double_opt_in_expiry_hours: float = Field(
+        72.0,
+        ge=0,
+        description="Hours after the first confirmation prompt after which an "
+        "unconfirmed sign-up expires and needs a new opt-in; 0 never expires.",
+    )
+    double_opt_in_reminders: int = Field(
+        1,
+        ge=0,
+        le=3,
+        description="Reminder prompts sent to an unconfirmed sign-up before it expires.",
+    )
+    double_opt_in_reminder_hours: float = Field(
+        24.0,
+        gt=0,
+        description="Hours between a confirmation prompt and the next reminder.",
+    )
     suspend_after_inactive_days: int = Field(
         0,
         ge=0,
@@ -257,6 +275,19 @@ class ComplianceSettings(_Section):
         "Reply STOP to opt out.",
         description="Appended to the first message of each conversation unless the text already mentions STOP.",
     )
+
+    @model_validator(mode="after")
+    def _check_reminders_before_expiry(self) -> ComplianceSettings:
+        expiry = self.double_opt_in_expiry_hours
+        last_reminder = self.double_opt_in_reminders * self.double_opt_in_reminder_hours
+        if expiry and self.double_opt_in_reminders and last_reminder >= expiry:
+            raise ValueError(
+                f"double_opt_in_reminders = {self.double_opt_in_reminders} every "
+                f"{self.double_opt_in_reminder_hours:g} h would fall at or after the "
+                f"expiry of {expiry:g} h; send fewer reminders, shorten "
+                "double_opt_in_reminder_hours or raise double_opt_in_expiry_hours"
+            )
+        return self
 
     @field_validator("sending_window")
     @classmethod

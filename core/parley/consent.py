@@ -16,14 +16,17 @@ from datetime import datetime
 
 from parley.models import ConsentAction, ConsentSource, Purpose
 
-# Action recorded when a stale number is suspended; not a customer action,
-# so it is not part of ConsentAction.
-SUSPEND = "suspend"
+# Action recorded when a stale number is suspended.
+SUSPEND = ConsentAction.SUSPEND.value
 
 # Action recorded for START or UNSTOP: it undoes the opt-outs since the last
 # other record, so the purpose returns to the state it had before them. It
 # grants no consent the customer did not give before.
-RESTORE = "restore"
+RESTORE = ConsentAction.RESTORE.value
+
+# Action recorded when a sign-up awaiting confirmation expires: it ends the
+# pending state and grants nothing. It has no effect on any other state.
+EXPIRE = ConsentAction.EXPIRE.value
 
 DOUBLE_OPT_IN_SOURCES = frozenset(
     {ConsentSource.WEB_FORM, ConsentSource.POINT_OF_SALE, ConsentSource.IMPORT}
@@ -100,6 +103,8 @@ def derive_state(
                 state, pending = before_opt_out
         elif entry.action == SUSPEND:
             state, pending = ConsentState.SUSPENDED, False
+        elif entry.action == EXPIRE and pending:
+            state, pending = ConsentState.NONE, False
         elif entry.action == ConsentAction.OPT_IN:
             pending = entry.source in double_opt_in_sources
             state = ConsentState.PENDING if pending else ConsentState.OPTED_IN

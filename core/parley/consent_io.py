@@ -18,21 +18,18 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from sqlalchemy import Connection
-
 from parley.config import CoreSettings
 from parley.consent import LedgerEntry
+from parley.double_opt_in import PROMPT_KIND, queue_prompt
 from parley.models import (
     AddressKind,
     ChannelAddress,
     ConsentAction,
     ConsentSource,
-    ContactRecord,
     Purpose,
 )
 from parley.phones import normalize_email, normalize_phone
 from parley.store import Store
-from parley.templates import parse_template
 
 EXPORT_COLUMNS = (
     "id",
@@ -45,7 +42,6 @@ EXPORT_COLUMNS = (
     "evidence",
 )
 REQUIRED_COLUMNS = ("address", "purpose", "action", "source", "recorded_at", "evidence")
-PROMPT_KIND = "opt_in_prompt"
 
 
 @dataclass
@@ -208,8 +204,12 @@ def _store_record(
             conn=conn,
         )
         report.added += 1
-        if _needs_prompt(record, settings) and _queue_prompt(
-            record, store, settings, now, conn
+        key = (
+            f"{PROMPT_KIND}:{record.address.value}:{record.purpose.value}:"
+            f"{record.recorded_at.isoformat()}"
+        )
+        if _needs_prompt(record, settings) and queue_prompt(
+            store, settings, record.address.value, record.purpose, key, now, conn
         ):
             report.prompts += 1
 
@@ -221,43 +221,3 @@ def _needs_prompt(record: _ImportedRecord, settings: CoreSettings) -> bool:
         and record.address.kind is AddressKind.PHONE
         and settings.replies.opt_in_prompt in settings.templates
     )
-
-
-def _queue_prompt(
-    record: _ImportedRecord,
-    store: Store,
-    settings: CoreSettings,
-    now: datetime,
-    conn: Connection,
-) -> bool:
-    contact = store.find_contact(record.address, conn=conn)
-    if contact is None:
-        contact = store.save_contact(
-            ContactRecord(source="import", phone=record.address.value),
-            [record.address],
-            now,
-            conn=conn,
-        )
-    channel = settings.order_updates.channel
-    conversation_id, _ = store.open_conversation(
-        contact.id, channel, record.address.value, now, conn=conn
-    )
-    fields = {"business name": settings.business.name}
-    template = parse_template(
-        settings.replies.opt_in_prompt,
-        settings.templates[settings.replies.opt_in_prompt],
-    )
-    body = template.render(fields.get).text
-    if body is None:
-        return False
-    message_id = store.queue_message(
-        conversation_id,
-        channel,
-        body,
-        PROMPT_KIND,
-        record.purpose.value,
-        f"opt_in_prompt:{record.address.value}:{record.purpose.value}:{record.recorded_at.isoformat()}",
-        now,
-        conn=conn,
-    )
-    return message_id is not None

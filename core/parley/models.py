@@ -126,10 +126,12 @@ class ConsentAction(enum.StrEnum):
     OPT_IN = "opt_in"
     OPT_OUT = "opt_out"
     CONFIRMATION = "confirmation"
-    # Set by the core: a long-silent address needs fresh consent, and START
-    # restores what STOP withdrew.
+    # Set by the core: a long-silent address needs fresh consent, START
+    # restores what STOP withdrew, and a sign-up nobody confirmed in time
+    # expires.
     SUSPEND = "suspend"
     RESTORE = "restore"
+    EXPIRE = "expire"
 
 
 class ConsentSource(enum.StrEnum):

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from parley.channels import Channel
 from parley.config import LoadedConfig
 from parley.context import Clock, PluginContext, Poller, utc_now
+from parley.double_opt_in import signup_poller
 from parley.errors import PluginError
 from parley.outbox import OutboxWorker
 from parley.pipeline import EventProcessor
@@ -74,9 +75,9 @@ def build_runtime(loaded: LoadedConfig, clock: Clock = utc_now) -> Runtime:
     routes = collect_routes(context, channels)
     pollers = collect_pollers(context)
     pollers.extend(sync_poller(sync) for sync in collect_contact_syncs(context))
-    purge = purge_poller(context)
-    if purge is not None:
-        pollers.append(purge)
+    for core_job in (purge_poller(context), signup_poller(context)):
+        if core_job is not None:
+            pollers.append(core_job)
     store.emit_consent_events = bool(
         loaded.plugin_manager.hook.consent_changed.get_hookimpls()
     )

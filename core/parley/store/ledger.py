@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from datetime import datetime
 from typing import Any
 
@@ -110,6 +111,32 @@ class ConsentStore(StoreBase):
         with self.read_engine.connect() as conn:
             rows = conn.execute(query).all()
         return [_entry(row) for row in rows]
+
+    def signup_ledgers(
+        self, sources: Collection[str]
+    ) -> dict[tuple[str, str], list[LedgerEntry]]:
+        """Return the records of every address and purpose that had a sign-up.
+
+        Only addresses with an opt-in from one of ``sources`` are read. The
+        result is keyed by address and purpose, each list oldest first in the
+        order :meth:`consent_entries` uses.
+        """
+        table = schema.consent_records
+        signed_up = (
+            select(table.c.address)
+            .where(table.c.action == "opt_in", table.c.source.in_(list(sources)))
+            .distinct()
+        )
+        query = (
+            select(table)
+            .where(table.c.address.in_(signed_up))
+            .order_by(table.c.recorded_at, table.c.id)
+        )
+        ledgers: dict[tuple[str, str], list[LedgerEntry]] = {}
+        with self.read_engine.connect() as conn:
+            for row in conn.execute(query):
+                ledgers.setdefault((row.address, row.purpose), []).append(_entry(row))
+        return ledgers
 
     def inactive_addresses(self, cutoff: datetime) -> list[str]:
         """Return addresses with no message and no consent record since ``cutoff``.

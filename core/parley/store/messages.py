@@ -273,6 +273,34 @@ class MessageStore(StoreBase):
             ).scalar()
         return as_utc(latest)
 
+    def outbound_times(
+        self,
+        address: str,
+        kind: str,
+        purpose: str,
+        conn: Connection | None = None,
+    ) -> list[datetime]:
+        """Return when messages of a kind and purpose were queued to an address.
+
+        Blocked messages do not count; the list is oldest first.
+        """
+        msg = schema.messages
+        conv = schema.conversations
+        with self._tx(conn) as tx:
+            rows = tx.execute(
+                select(msg.c.created_at)
+                .join(conv, conv.c.id == msg.c.conversation_id)
+                .where(
+                    conv.c.address == address,
+                    msg.c.direction == "out",
+                    msg.c.kind == kind,
+                    msg.c.purpose == purpose,
+                    msg.c.status != DeliveryStatus.BLOCKED.value,
+                )
+                .order_by(msg.c.created_at, msg.c.id)
+            ).all()
+        return [as_utc(row.created_at) for row in rows]  # type: ignore[misc]
+
     def has_inbound(self, conversation_id: int, conn: Connection | None = None) -> bool:
         """Return True when the customer has written in a conversation."""
         return self.count_inbound(conversation_id, conn=conn) > 0
