@@ -318,3 +318,29 @@ def test_explain_rejects_unknown_channel(chat) -> None:
             Console(file=io.StringIO()),
             channel="fax",
         )
+
+
+def test_one_contact_across_channels_and_formats(chat) -> None:
+    runtime, _channel = chat
+    client = TestClient(Daemon(runtime).app)
+    sent = [
+        ("/webhooks/chat", {"from": PHONE, "body": "Hi", "id": "c-1"}),
+        ("/webhooks/sandbox", {"from": "(415) 555-0123", "body": "Hi", "id": "s-1"}),
+        (
+            "/webhooks/sandbox",
+            {"from": "+1 415 555 0123", "body": "Again", "id": "s-2"},
+        ),
+    ]
+    for path, payload in sent:
+        assert client.post(path, json=payload).status_code == 200
+    drain(runtime)
+
+    inbound = [m for m in runtime.store.messages() if m.direction == "in"]
+    conversations = {m.conversation_id for m in inbound}
+    contacts = {
+        runtime.store.find_contact(ChannelAddress(AddressKind.PHONE, m.address)).id
+        for m in inbound
+    }
+    assert len(inbound) == 3
+    assert len(conversations) == 2
+    assert len(contacts) == 1
