@@ -5,11 +5,11 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
-PACKAGES := -e ".[test]" -e plugins/shopify -e "plugins/channels/whatsapp[test]" -e "plugins/channels/messenger[test]" -e "plugins/channels/twilio[test]"
+PACKAGES := -e ".[test]" -e plugins/shopify -e "plugins/channels/whatsapp[test]" -e "plugins/channels/messenger[test]" -e "plugins/channels/twilio[test]" -e "plugins/hubspot[test]"
 
 .PHONY: demo test test-fast lint bench clean
 
-$(STAMP): pyproject.toml plugins/shopify/pyproject.toml plugins/channels/whatsapp/pyproject.toml plugins/channels/messenger/pyproject.toml plugins/channels/twilio/pyproject.toml
+$(STAMP): pyproject.toml plugins/shopify/pyproject.toml plugins/channels/whatsapp/pyproject.toml plugins/channels/messenger/pyproject.toml plugins/channels/twilio/pyproject.toml plugins/hubspot/pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "parley needs Python 3.11 or newer; set PYTHON=python3.11")'
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip

@@ -74,3 +74,26 @@ def test_sync_emptied_field_removed(make_runtime: Callable[..., Runtime]) -> Non
 
     assert contact.first_name is None
     assert contact.fields == {}
+
+
+def test_forget_keeps_other_sources(make_runtime: Callable[..., Runtime]) -> None:
+    runtime = make_runtime()
+    runtime.context.sync_contact(
+        ContactRecord(source="store_a", external_id="9", last_name="Lee", phone=PHONE)
+    )
+    runtime.context.sync_contact(crm_record())
+    contact = runtime.context.forget_contact("crm", "501")
+
+    assert contact is not None
+    assert contact.first_name is None
+    assert contact.last_name == "Lee"
+    assert contact.fields == {}
+    assert contact.phone == PHONE
+
+
+def test_forget_unknown_record_returns_none(
+    make_runtime: Callable[..., Runtime],
+) -> None:
+    runtime = make_runtime()
+
+    assert runtime.context.forget_contact("crm", "404") is None

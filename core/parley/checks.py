@@ -39,7 +39,8 @@ def known_fields(loaded: LoadedConfig) -> list[str]:
             )
         names.extend(name for name in fields if name not in names)
 
-    loaded.plugin_manager.hook.register_fields(register=register)
+    context = PluginContext(loaded.settings, loaded.plugin_manager)
+    loaded.plugin_manager.hook.register_fields(register=register, context=context)
     return names
 
 

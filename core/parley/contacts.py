@@ -182,6 +182,39 @@ class ContactDirectory:
             )
         return contact
 
+    def forget(self, source: str, external_id: str, now: datetime) -> Contact | None:
+        """Drop a source's record of a contact and re-merge the others.
+
+        The contact, its addresses, conversations and consent records stay:
+        they are parley's own history. Only the values that came from
+        ``source`` go, unless another source has them too.
+
+        Returns:
+            The re-merged contact, or None when the source knows no contact
+            by ``external_id``.
+        """
+        store = self.context.store
+        with store.transaction() as conn:
+            contact_id = store.contact_for_source(source, external_id, conn=conn)
+            if contact_id is None:
+                return None
+            contact = store.get_contact(contact_id, conn=conn)
+            assert contact is not None
+            store.delete_source_record(contact_id, source, conn=conn)
+            others = [
+                record_from_json(data)
+                for data in store.source_records(contact_id, conn=conn).values()
+            ]
+            merged = self._normalized(
+                merge_records(others, self.precedence), list(contact.addresses)
+            )
+            sources = {item.source: item.external_id or "" for item in others}
+            updated = store.save_contact(
+                merged, [], now, contact_id=contact_id, sources=sources, conn=conn
+            )
+        logger.info("contact %s: the %s record was removed", contact_id, source)
+        return updated
+
     def sync(self, record: ContactRecord, now: datetime) -> Contact:
         """Store a source's current record of a contact and re-merge the contact.
 

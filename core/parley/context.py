@@ -179,6 +179,21 @@ class PluginContext:
 
         return ContactDirectory(self).sync(record, self.clock())
 
+    def forget_contact(self, source: str, external_id: str) -> Contact | None:
+        """Remove a plugin's record of a contact, as when the CRM deleted it.
+
+        The values that came only from that plugin are removed from the
+        merged contact; its addresses, conversations and consent records
+        stay.
+
+        Returns:
+            The re-merged contact, or None when the plugin stored no contact
+            with ``external_id``.
+        """
+        from parley.contacts import ContactDirectory
+
+        return ContactDirectory(self).forget(source, external_id, self.clock())
+
     def find_contact(self, address: ChannelAddress) -> Contact | None:
         """Return the stored contact that owns an address, or None.
 

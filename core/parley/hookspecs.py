@@ -143,7 +143,9 @@ def register_commands(cli: click.Group) -> None:
 
 
 @hookspec
-def register_fields(register: Callable[[str, Sequence[str]], None]) -> None:
+def register_fields(
+    register: Callable[[str, Sequence[str]], None], context: PluginContext
+) -> None:
     """Declare the template field names a plugin can resolve.
 
     Called when templates are checked (``parley config check``) and when
@@ -153,6 +155,8 @@ def register_fields(register: Callable[[str, Sequence[str]], None]) -> None:
     Args:
         register: call ``register(plugin_id, names)`` with the field names
             as templates write them, for example ``["Loyalty Program"]``.
+        context: the running instance, for fields that depend on the
+            plugin's settings; it may have no store.
     """
 
 

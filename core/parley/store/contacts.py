@@ -9,6 +9,7 @@ from typing import Any
 
 from sqlalchemy import (
     Connection,
+    delete,
     insert,
     select,
     update,
@@ -180,6 +181,19 @@ class ContactStore(StoreBase):
         )
         with self._tx(conn) as tx:
             tx.execute(statement)
+
+    def delete_source_record(
+        self, contact_id: int, source: str, conn: Connection | None = None
+    ) -> bool:
+        """Delete a source's record of a contact; False when there was none."""
+        table = schema.contact_sources
+        with self._tx(conn) as tx:
+            result = tx.execute(
+                delete(table).where(
+                    table.c.contact_id == contact_id, table.c.source == source
+                )
+            )
+        return bool(result.rowcount)
 
     def _attach_address(
         self, conn: Connection, contact_id: int, address: ChannelAddress, now: datetime

@@ -89,7 +89,7 @@ class ContactLookupContract(PluginContract):
         )
         declared = {
             normalize_field_name(name)
-            for _, names in _registered_fields(parley_context.plugin_manager)
+            for _, names in _registered_fields(parley_context)
             for name in names
         }
         undeclared = [

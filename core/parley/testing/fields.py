@@ -44,7 +44,7 @@ class FieldsContract(PluginContract):
         self, parley_context: PluginContext, contract_plugin_id: str
     ) -> list[str]:
         """Return the field names the plugin registers, as written."""
-        calls = _registered_fields(parley_context.plugin_manager)
+        calls = _registered_fields(parley_context)
         return [
             name
             for registered_id, names in calls
@@ -62,9 +62,7 @@ class FieldsContract(PluginContract):
         """Fields are registered once, as a list of valid placeholder names."""
         calls = [
             (registered_id, names)
-            for registered_id, names in _registered_fields(
-                parley_context.plugin_manager
-            )
+            for registered_id, names in _registered_fields(parley_context)
             if registered_id != CORE_PLUGIN_ID
         ]
 
@@ -161,7 +159,7 @@ class FieldsContract(PluginContract):
         """Values the plugin's events carry are declared fields."""
         known = {
             normalize_field_name(name)
-            for _, names in _registered_fields(parley_context.plugin_manager)
+            for _, names in _registered_fields(parley_context)
             for name in names
         }
         undeclared = sorted(

@@ -218,15 +218,13 @@ def _only_plugin(
     return manager.subset_hook_caller(hook_name, remove_plugins=others)
 
 
-def _registered_fields(
-    manager: pluggy.PluginManager,
-) -> list[tuple[str, Sequence[str]]]:
+def _registered_fields(context: PluginContext) -> list[tuple[str, Sequence[str]]]:
     calls: list[tuple[str, Sequence[str]]] = []
 
     def register(plugin_id: str, names: Sequence[str]) -> None:
         calls.append((plugin_id, names))
 
-    manager.hook.register_fields(register=register)
+    context.plugin_manager.hook.register_fields(register=register, context=context)
     return calls
 
 

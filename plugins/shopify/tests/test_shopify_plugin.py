@@ -44,7 +44,7 @@ def test_fields_declared(context: PluginContext) -> None:
     def register(plugin_id: str, names: Sequence[str]) -> None:
         declared[plugin_id] = names
 
-    context.plugin_manager.hook.register_fields(register=register)
+    context.plugin_manager.hook.register_fields(register=register, context=context)
 
     assert set(declared["shopify"]) == {
         "Order Status URL",
