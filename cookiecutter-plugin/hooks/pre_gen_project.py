@@ -13,7 +13,9 @@ NAME_PATTERN = re.compile(r"[a-z][a-z0-9]*(-[a-z0-9]+)*")
 # these ids would clash. Keep in step with parley.config.CoreSettings.
 RESERVED_IDS = frozenset(
     {
+        "auto_replies",
         "business",
+        "calendar",
         "compliance",
         "contacts",
         "core",

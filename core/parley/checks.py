@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from parley.auto_replies import reference_problems as auto_reply_problems
 from parley.channels import Channel
 from parley.config import CoreSettings, LoadedConfig
 from parley.context import PluginContext
@@ -128,6 +129,10 @@ def _reference_problems(
                     + ("; define it or remove the mapping" if explicit else ""),
                 )
             )
+
+    problems.extend(
+        ConfigProblem("error", message) for message in auto_reply_problems(settings)
+    )
 
     replies = settings.replies
     if replies.first_message and replies.first_message not in settings.templates:

@@ -19,16 +19,18 @@ import tomllib
 from collections.abc import Mapping
 from contextvars import ContextVar
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import phonenumbers
 import pluggy
 from pydantic import (
+    AfterValidator,
     BaseModel,
     ConfigDict,
     Field,
     ValidationError,
+    ValidationInfo,
     create_model,
     field_validator,
     model_validator,
@@ -42,8 +44,17 @@ from pydantic_settings import (
 from pydantic_settings.sources import PydanticBaseSettingsSource
 from pydantic_settings.sources.utils import parse_env_vars
 
+from parley.calendar import (
+    WEEKDAYS,
+    find_overlaps,
+    parse_date_span,
+    parse_holiday,
+    parse_time_range,
+    parse_weekday,
+)
 from parley.consent import DOUBLE_OPT_IN_SOURCES
 from parley.errors import ConfigError, PluginError
+from parley.keywords import normalize_text
 from parley.models import ConsentSource, OrderStatus
 from parley.plugins import installed_plugins, load_plugins, parse_plugin_list
 from parley.quiet_hours import US_STATES, SendingWindow
@@ -150,6 +161,14 @@ class OutboxSettings(_Section):
     batch_size: int = Field(20, ge=1, description="Messages claimed per round.")
     concurrency: int = Field(
         8, ge=1, le=64, description="Messages of one batch sent at the same time."
+    )
+    poller_lease_seconds: float = Field(
+        30.0,
+        ge=3,
+        le=3600,
+        description="With several daemons on PostgreSQL, each poller runs in the "
+        "daemon holding its lease; another daemon takes over within this many "
+        "seconds, plus a third of it, after the holder stops renewing it.",
     )
 
 
@@ -320,6 +339,155 @@ class ComplianceSettings(_Section):
         }
 
 
+def _check_time_range(value: str) -> str:
+    parse_time_range(value)
+    return value
+
+
+def _check_holiday(value: str) -> str:
+    parse_holiday(value)
+    return value
+
+
+def _check_date_span(value: str) -> str:
+    parse_date_span(value)
+    return value
+
+
+def _check_weekday(value: str) -> str:
+    parse_weekday(value)
+    return value
+
+
+def _check_keyword(value: str) -> str:
+    if not normalize_text(value):
+        raise ValueError(
+            f"keyword {value!r} has no letters or digits, so it can never match; "
+            "remove it or write it as words"
+        )
+    return value
+
+
+TimeRange = Annotated[str, AfterValidator(_check_time_range)]
+HolidayRule = Annotated[str, AfterValidator(_check_holiday)]
+DateSpanText = Annotated[str, AfterValidator(_check_date_span)]
+WeekdayName = Annotated[str, AfterValidator(_check_weekday)]
+Keyword = Annotated[str, AfterValidator(_check_keyword)]
+
+_HOURS_HELP = (
+    'Open ranges of local time, such as ["09:00-12:00", "13:00-17:30"]; '
+    '"22:00-02:00" runs past midnight; empty is closed.'
+)
+
+
+class PeakWindowSettings(_Section):
+    """One ``[[calendar.peak]]`` window: when the team is busy."""
+
+    dates: list[DateSpanText] = Field(
+        default_factory=list,
+        description="Dates or date ranges: 2026-11-27, 11-27..12-24 (yearly); "
+        "empty is every date.",
+    )
+    days: list[WeekdayName] = Field(
+        default_factory=list, description="Weekdays, mon to sun; empty is every day."
+    )
+    hours: list[TimeRange] = Field(
+        default_factory=list,
+        description="Daily local time ranges, such as 11:00-14:00; empty is all day.",
+    )
+
+    @model_validator(mode="after")
+    def _check_not_empty(self) -> PeakWindowSettings:
+        if not (self.dates or self.days or self.hours):
+            raise ValueError(
+                "a peak window needs dates, days or hours; an empty one would make "
+                "every moment peak"
+            )
+        return self
+
+
+class CalendarSettings(_Section):
+    """``[calendar]``: opening hours, holidays and peak windows."""
+
+    time_zone: str | None = Field(
+        None,
+        description="IANA time zone of the hours; empty uses [business] time_zone.",
+    )
+    mon: list[TimeRange] = Field(default_factory=list, description=_HOURS_HELP)
+    tue: list[TimeRange] = Field(default_factory=list, description=_HOURS_HELP)
+    wed: list[TimeRange] = Field(default_factory=list, description=_HOURS_HELP)
+    thu: list[TimeRange] = Field(default_factory=list, description=_HOURS_HELP)
+    fri: list[TimeRange] = Field(default_factory=list, description=_HOURS_HELP)
+    sat: list[TimeRange] = Field(default_factory=list, description=_HOURS_HELP)
+    sun: list[TimeRange] = Field(default_factory=list, description=_HOURS_HELP)
+    holidays: list[HolidayRule] = Field(
+        default_factory=list,
+        description="Closed dates: 2026-12-25, yearly 12-25, or rules such as "
+        "'4th thu nov' and 'last mon may'.",
+    )
+    peak: list[PeakWindowSettings] = Field(
+        default_factory=list, description="Windows when the team is busy."
+    )
+
+    @field_validator("time_zone")
+    @classmethod
+    def _check_time_zone(cls, value: str | None) -> str | None:
+        return _check_zone(value) if value else None
+
+    @model_validator(mode="after")
+    def _check_overlaps(self) -> CalendarSettings:
+        week = {name: getattr(self, name) for name in WEEKDAYS}
+        overlaps = find_overlaps(week)
+        if overlaps:
+            raise ValueError(
+                f"opening hours overlap: {'; '.join(overlaps)}; "
+                "shorten or join the ranges"
+            )
+        return self
+
+    def has_hours(self) -> bool:
+        """Return True when at least one weekday has an open range."""
+        return any(getattr(self, name) for name in WEEKDAYS)
+
+
+class AutoRepliesSettings(_Section):
+    """``[auto_replies]``: templates of the replies to customer messages by business hours."""
+
+    during_hours: str | None = Field(
+        None,
+        description="Template sent when the business is open, once per open period.",
+    )
+    peak: str | None = Field(
+        None,
+        description="Template sent when open during a peak window, once per peak "
+        "period; empty sends during_hours instead.",
+    )
+    after_hours: str | None = Field(
+        None,
+        description="Template sent when the business is closed, once per closed period.",
+    )
+    overnight_urgent: str | None = Field(
+        None,
+        description="Template sent for an urgent message while closed in the "
+        "overnight hours; empty sends after_hours instead.",
+    )
+    overnight: TimeRange = Field(
+        "22:00-07:00",
+        description="Local hours, in the calendar's zone, in which an urgent "
+        "message gets overnight_urgent.",
+    )
+    urgent_keywords: list[Keyword] = Field(
+        default_factory=list,
+        description="Words or phrases that mark a message urgent, besides "
+        "urgent, emergency, asap and the other defaults.",
+    )
+
+    def configured(self) -> list[str]:
+        """Return the names of the replies that have a template, such as after_hours."""
+        names = ("during_hours", "peak", "after_hours", "overnight_urgent")
+        return [name for name in names if getattr(self, name)]
+
+
 class BusinessSettings(_Section):
     """``[business]``: facts about the business used in templates."""
 
@@ -338,6 +506,12 @@ class LoggingSettings(_Section):
     format: Literal["text", "json"] = Field("text", description="text or json lines.")
     plugin_levels: dict[str, str] = Field(
         default_factory=dict, description="Level per plugin id."
+    )
+    repeat_window_seconds: float = Field(
+        60.0,
+        gt=0,
+        description="Seconds during which repeats of a warning or error are "
+        "counted instead of logged; one line then gives the count.",
     )
 
     check_level = field_validator("level")(_check_level)
@@ -370,6 +544,31 @@ class CoreSettings(BaseSettings):
     compliance: ComplianceSettings = Field(default_factory=ComplianceSettings)
     logging: LoggingSettings = Field(default_factory=LoggingSettings)
     templates: dict[str, str] = Field(default_factory=dict)
+    calendar: CalendarSettings = Field(default_factory=CalendarSettings)
+    auto_replies: AutoRepliesSettings = Field(default_factory=AutoRepliesSettings)
+
+    @field_validator("auto_replies")
+    @classmethod
+    def _check_auto_replies(
+        cls, value: AutoRepliesSettings, info: ValidationInfo
+    ) -> AutoRepliesSettings:
+        """Check the auto replies against the calendar, which is validated first."""
+        calendar = info.data.get("calendar")
+        if not isinstance(calendar, CalendarSettings):
+            return value
+        configured = value.configured()
+        if configured and not calendar.has_hours():
+            raise ValueError(
+                f"{', '.join(configured)} set, but [calendar] has no opening hours, "
+                "so every message would count as after hours; add weekday ranges "
+                'such as mon = ["09:00-17:00"]'
+            )
+        if value.peak and not calendar.peak:
+            raise ValueError(
+                "peak is set, but [calendar] has no peak window, so it is never "
+                "sent; add a [[calendar.peak]] window or remove auto_replies.peak"
+            )
+        return value
 
     @classmethod
     def settings_customise_sources(

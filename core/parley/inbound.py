@@ -3,7 +3,9 @@
 Opt-out, opt-in, confirmation and help keywords are handled here, before
 any automation or agent sees the message: each writes its consent records
 and plans at most one reply. A message that is no keyword gets the
-first-message auto reply when it opens the customer's side of a thread.
+first-message auto reply when it opens the customer's side of a thread,
+then the business-hours auto reply that applies (see
+:mod:`parley.auto_replies`).
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from datetime import datetime
 
 from sqlalchemy import Connection
 
+from parley.auto_replies import AutoReplyPlanner
 from parley.config import CoreSettings
 from parley.consent import RESTORE, ConsentState
 from parley.gate import SendGate
@@ -62,6 +65,7 @@ class KeywordResponder:
     store: Store
     gate: SendGate
     keywords: KeywordSet
+    auto_replies: AutoReplyPlanner
 
     def _answer_inbound(
         self,
@@ -103,16 +107,10 @@ class KeywordResponder:
         ordinary = match.kind is None or (
             match.kind is KeywordKind.CONFIRM and plan is None
         )
-        if (
-            ordinary
-            and self.settings.replies.first_message
-            and self._is_first_inbound(conversation_id, created, conn)
-        ):
-            plan = PlannedMessage(
-                "auto_reply",
-                Purpose.CONVERSATIONAL,
-                self.settings.replies.first_message,
-                f"first_message:{conversation_id}",
+        plans = [plan] if plan is not None else []
+        if ordinary:
+            plans = self._ordinary_replies(
+                message.body, conversation_id, created, now, conn
             )
 
         if match.possible_opt_out:
@@ -122,7 +120,7 @@ class KeywordResponder:
                 conversation_id,
             )
         if (
-            plan is not None
+            plans
             and not ordinary
             and message.channel in self.settings.compliance.provider_keyword_replies
         ):
@@ -131,18 +129,63 @@ class KeywordResponder:
                 match.kind.value,
                 message.channel,
             )
-            plan = None
-        if plan is not None and plan.template in self.settings.templates:
-            self._queue(
-                plan,
-                contact,
-                None,
-                message.channel,
-                address,
-                conversation_id,
-                now,
-                conn,
+            plans = []
+        for planned in plans:
+            if planned.template in self.settings.templates:
+                self._queue(
+                    planned,
+                    contact,
+                    None,
+                    message.channel,
+                    address,
+                    conversation_id,
+                    now,
+                    conn,
+                )
+
+    def _ordinary_replies(
+        self,
+        body: str,
+        conversation_id: int,
+        created: bool,
+        now: datetime,
+        conn: Connection,
+    ) -> list[PlannedMessage]:
+        """Plan the replies to a message that is no keyword, in sending order.
+
+        The first-message reply comes first, then the business-hours auto
+        reply, so the customer learns how to opt out before anything else.
+        """
+        plans = []
+        if self.settings.replies.first_message and self._is_first_inbound(
+            conversation_id, created, conn
+        ):
+            plans.append(
+                PlannedMessage(
+                    "auto_reply",
+                    Purpose.CONVERSATIONAL,
+                    self.settings.replies.first_message,
+                    f"first_message:{conversation_id}",
+                )
             )
+
+        choice = self.auto_replies.choose(body, conversation_id, now, conn)
+        if choice is not None:
+            logger.info(
+                "conversation %s: the %s auto reply applies in calendar period %s",
+                conversation_id,
+                choice.reply.value,
+                choice.period.id,
+            )
+            plans.append(
+                PlannedMessage(
+                    "auto_reply",
+                    Purpose.CONVERSATIONAL,
+                    choice.template,
+                    choice.dedupe_key,
+                )
+            )
+        return plans
 
     def _classify(self, message: InboundMessage) -> tuple[KeywordMatch, str]:
         """Classify a message, trusting the provider's own keyword report first."""

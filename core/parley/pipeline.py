@@ -16,6 +16,7 @@ from datetime import datetime
 
 from sqlalchemy import Connection
 
+from parley.auto_replies import AutoReplyPlanner
 from parley.channels import Channel
 from parley.contacts import ContactDirectory, normalize_address
 from parley.context import PluginContext
@@ -54,6 +55,7 @@ class EventProcessor(KeywordResponder):
         self.directory = ContactDirectory(context)
         self.gate = SendGate(self.store, self.settings, channels)
         self.keywords = KeywordSet()
+        self.auto_replies = AutoReplyPlanner(self.settings)
         self._fields: dict[str, str | None] = {}
 
     def process(self, event: ClaimedEvent) -> None:
@@ -287,6 +289,7 @@ class EventProcessor(KeywordResponder):
                     replies.opt_in_confirmation,
                     replies.double_opt_in_confirmed,
                     replies.help,
+                    *self.auto_replies.template_names(),
                 )
                 if name
             ],
