@@ -40,7 +40,7 @@ from parley.models import (
     SendResult,
     StatusUpdate,
 )
-from parley.phones import normalize_email, normalize_phone
+from parley.phones import mask_phone, normalize_email, normalize_phone
 from parley.sms import SegmentInfo, count_segments
 from parley.starter import StarterConfig
 from parley.sync import ContactSync, SyncProgress
@@ -94,6 +94,7 @@ __all__ = [
     "__version__",
     "count_segments",
     "hookimpl",
+    "mask_phone",
     "normalize_email",
     "normalize_phone",
 ]

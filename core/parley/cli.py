@@ -362,6 +362,111 @@ def contacts_sync(plugin_id: str, full: bool, config_path: str | None) -> None:
     click.echo(f"{plugin_id}: {count} contact(s) stored")
 
 
+@cli.group()
+def tokens() -> None:
+    """Issue, list and revoke bearer tokens for the agent API."""
+
+
+@tokens.command("create")
+@click.option(
+    "--name",
+    required=True,
+    help="Unique name of the person or system using the token; shown in the audit log.",
+)
+@click.option(
+    "--role",
+    type=click.Choice(["agent", "lead", "manager"]),
+    required=True,
+    help="agent: read, reply, notes, close; lead: also assign; manager: read only.",
+)
+@click.option("--team", default=None, help="The team the token's holder belongs to.")
+@click.option("-c", "--config", "config_path", default=None, help=CONFIG_OPTION_HELP)
+def tokens_create(
+    name: str, role: str, team: str | None, config_path: str | None
+) -> None:
+    """Create a token and print it once; only its SHA-256 hash is stored."""
+    from parley.context import utc_now
+    from parley.store import open_store
+    from parley.tokens import Role, TokenError, cli_actor, create_token
+
+    loaded = _load(config_path, require_file=True)
+    store = open_store(loaded.settings.store_url)
+    try:
+        issued = create_token(store, name, Role(role), team, cli_actor(), utc_now())
+    except TokenError as err:
+        _fail(str(err))
+        return
+    finally:
+        store.close()
+    click.echo(issued.secret)
+    click.echo(
+        f"token {name!r} ({role}) created; it is shown only now, so store it safely",
+        err=True,
+    )
+
+
+@tokens.command("list")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
+@click.option("-c", "--config", "config_path", default=None, help=CONFIG_OPTION_HELP)
+def tokens_list(as_json: bool, config_path: str | None) -> None:
+    """List tokens with role, team, creation and revocation times; never the tokens."""
+    from parley.store import open_store
+
+    loaded = _load(config_path, require_file=True)
+    store = open_store(loaded.settings.store_url)
+    try:
+        records = store.tokens()
+    finally:
+        store.close()
+
+    rows = [
+        {
+            "name": record.name,
+            "role": record.role,
+            "team": record.team,
+            "created_at": record.created_at.isoformat(),
+            "revoked_at": record.revoked_at.isoformat() if record.revoked_at else None,
+        }
+        for record in records
+    ]
+    if as_json:
+        click.echo(json.dumps(rows, indent=2))
+        return
+    table = Table(title="API tokens")
+    for column in ("name", "role", "team", "created", "revoked"):
+        table.add_column(column)
+    for row in rows:
+        table.add_row(
+            str(row["name"]),
+            str(row["role"]),
+            str(row["team"] or "-"),
+            str(row["created_at"]),
+            str(row["revoked_at"] or "-"),
+        )
+    Console().print(table)
+
+
+@tokens.command("revoke")
+@click.argument("name")
+@click.option("-c", "--config", "config_path", default=None, help=CONFIG_OPTION_HELP)
+def tokens_revoke(name: str, config_path: str | None) -> None:
+    """Revoke the active token with NAME; requests with it get 401 at once."""
+    from parley.context import utc_now
+    from parley.store import open_store
+    from parley.tokens import TokenError, cli_actor, revoke_token
+
+    loaded = _load(config_path, require_file=True)
+    store = open_store(loaded.settings.store_url)
+    try:
+        revoke_token(store, name, cli_actor(), utc_now())
+    except TokenError as err:
+        _fail(str(err))
+        return
+    finally:
+        store.close()
+    click.echo(f"token {name!r} revoked")
+
+
 @cli.command()
 @click.option(
     "--inactive-days",
@@ -432,6 +537,7 @@ _BUILT_IN = (
     "consent",
     "contacts",
     "purge",
+    "tokens",
     "--version",
 )
 

@@ -1,10 +1,11 @@
 """The daemon: serves webhooks and runs the workers.
 
-``parley run`` builds a :class:`~parley.runtime.Runtime`, serves it with
-uvicorn and starts the event worker, the outbox worker and every poller in
-background threads. On SIGTERM or SIGINT uvicorn stops accepting
-connections and waits for in-flight requests; then the workers finish
-their current step and the process exits 0.
+``parley run`` builds a :class:`~parley.runtime.Runtime`, serves its webhooks
+and the agent API (:mod:`parley.api`) with uvicorn, and starts the event
+worker, the outbox worker and every poller in background threads. On
+SIGTERM or SIGINT uvicorn stops accepting connections and waits for
+in-flight requests; then the workers finish their current step and the
+process exits 0.
 """
 
 from __future__ import annotations
@@ -24,11 +25,14 @@ from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import ClientDisconnect, Request
 from starlette.responses import JSONResponse, Response
-from starlette.routing import Route
+from starlette.routing import BaseRoute, Route
 
+from parley.api import api_routes
 from parley.errors import StoreError, WebhookRejected
+from parley.log_context import with_log_context
 from parley.phones import redact
 from parley.pipeline import inbound_to_json
+from parley.request_ids import RequestIdMiddleware
 from parley.runtime import Runtime
 from parley.webhooks import Headers, WebhookHandler, WebhookRequest, WebhookResponse
 from parley.workers import LoopThread, poller_step, worker_thread
@@ -48,14 +52,20 @@ class Daemon:
         self.settings = runtime.context.settings
         self.threads: list[LoopThread] = []
         self.app = Starlette(routes=self._routes(), lifespan=self._lifespan)
+        self.app.add_middleware(RequestIdMiddleware)
 
     # Routes
 
-    def _routes(self) -> list[Route]:
-        routes = [
+    def _routes(self) -> list[BaseRoute]:
+        routes: list[BaseRoute] = [
             Route("/healthz", self._healthz, methods=["GET"]),
             Route("/readyz", self._readyz, methods=["GET"]),
         ]
+        routes += api_routes(
+            self.runtime.context,
+            self.runtime.channels,
+            self.settings.server.max_body_bytes,
+        )
         for route in self.runtime.routes:
             endpoint = self._endpoint(route.plugin_id, route.handler, route.full_path)
             routes.append(Route(route.full_path, endpoint, methods=list(route.methods)))
@@ -151,7 +161,9 @@ class Daemon:
                 client_host=request.client.host if request.client else None,
             )
             try:
-                response = await run_in_threadpool(handler, webhook_request)
+                response = await run_in_threadpool(
+                    with_log_context(handler, plugin=plugin_id), webhook_request
+                )
             except WebhookRejected as err:
                 logger.warning(
                     "webhook %s %s for plugin %s rejected with %d: %s",

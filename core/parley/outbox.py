@@ -2,15 +2,17 @@
 
 Each message is claimed for a lease before it is sent, so that one worker
 sends it. A claimed batch is sent by up to ``[outbox] concurrency`` threads,
-so one slow provider call does not hold up the rest. A transient failure puts it back with an exponential, jittered
-delay that honours the provider's Retry-After; a permanent failure, or
-running out of attempts, marks it failed with the reason. The send gate is
-checked again right before sending.
+so one slow provider call does not hold up the rest. A transient failure
+puts it back with an exponential, jittered delay that honours the
+provider's Retry-After; a permanent failure, or running out of attempts,
+marks it failed with the reason. The send gate is checked again right
+before sending.
 """
 
 from __future__ import annotations
 
 import contextlib
+import functools
 import logging
 import threading
 from collections.abc import Iterator, Mapping
@@ -22,8 +24,9 @@ from parley.channels import Channel
 from parley.context import PluginContext
 from parley.errors import DeliveryError, SendBlocked
 from parley.gate import SendGate, SendRequest
+from parley.log_context import log_context
 from parley.models import AddressKind, DeliveryStatus, OutboundMessage, Purpose
-from parley.pacing import SendPacer
+from parley.pacing import pacer_for
 from parley.phones import mask_phone
 from parley.sms import count_segments
 from parley.store.records import ClaimedMessage
@@ -47,7 +50,9 @@ class OutboxWorker:
         self.channels = channels
         self.worker_id = worker_id
         self.gate = SendGate(self.store, context.settings, channels)
-        self.pacer = SendPacer()
+        # Shared through the store on PostgreSQL, so that several daemons
+        # together keep each sender's rate.
+        self.pacer = pacer_for(self.store)
         self._pool = ThreadPoolExecutor(
             max_workers=self.settings.concurrency, thread_name_prefix="outbox-send"
         )
@@ -61,24 +66,36 @@ class OutboxWorker:
 
     def run_once(self) -> int:
         """Send one batch of due messages; return how many were claimed."""
+        now = self.context.clock()
+        timeout = self.settings.claim_timeout_seconds
         claimed = self.store.claim_outbox(
-            self.worker_id,
-            self.settings.batch_size,
-            self.context.clock(),
-            self.settings.claim_timeout_seconds,
+            self.worker_id, self.settings.batch_size, now, timeout
         )
+        # Another worker may claim a message once its claim expires, so a
+        # send starts only while at least half of the claim remains, which
+        # leaves the other half for the provider call and recording it.
+        start_by = now + timedelta(seconds=timeout / 2)
+        deliver = functools.partial(self._deliver, start_by=start_by)
         if len(claimed) > 1 and self.settings.concurrency > 1:
-            list(self._pool.map(self._deliver, claimed))
+            list(self._pool.map(deliver, claimed))
         else:
             for message in claimed:
-                self._deliver(message)
+                deliver(message)
         return len(claimed)
 
     def close(self) -> None:
         """Wait for sends in progress and stop the send threads."""
         self._pool.shutdown(wait=True)
 
-    def _deliver(self, message: ClaimedMessage) -> None:
+    def _deliver(self, message: ClaimedMessage, start_by: datetime) -> None:
+        with log_context(
+            message_id=message.message_id,
+            conversation_id=message.conversation_id,
+            channel=message.channel,
+        ):
+            self._deliver_in_context(message, start_by)
+
+    def _deliver_in_context(self, message: ClaimedMessage, start_by: datetime) -> None:
         channel = self.channels.get(message.channel)
         if channel is None:
             self._retry(message, f"channel {message.channel!r} is not enabled", None)
@@ -128,6 +145,17 @@ class OutboxWorker:
                     message, until, f"sender rate {throughput.per_second:g}/s", now
                 )
                 return
+
+        if self.context.clock() > start_by:
+            # The row is left alone: once the claim expires, the next claim,
+            # by this worker or another, sends the message.
+            logger.warning(
+                "message %s: too little of its claim is left to send it; "
+                "left for the next claim. Raise [outbox] claim_timeout_seconds "
+                "or lower batch_size if this repeats",
+                message.message_id,
+            )
+            return
 
         try:
             with self._slot(message.channel):

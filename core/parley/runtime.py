@@ -2,7 +2,8 @@
 
 The daemon and store-backed CLI commands share this: open the store,
 collect channels, webhook routes and pollers from the plugins, and build
-the workers.
+the workers. On PostgreSQL, where several daemons may share the store,
+each poller is given a lease so that one daemon at a time runs it.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from parley.config import LoadedConfig
 from parley.context import Clock, PluginContext, Poller, utc_now
 from parley.double_opt_in import signup_poller
 from parley.errors import PluginError
+from parley.leases import share_poller
 from parley.outbox import OutboxWorker
 from parley.pipeline import EventProcessor
 from parley.plugins import plugin_id_of
@@ -81,7 +83,14 @@ def build_runtime(loaded: LoadedConfig, clock: Clock = utc_now) -> Runtime:
     store.emit_consent_events = bool(
         loaded.plugin_manager.hook.consent_changed.get_hookimpls()
     )
-    return Runtime(loaded, store, context, channels, routes, pollers, new_worker_id())
+    worker_id = new_worker_id()
+    if not store.is_sqlite:
+        lease_seconds = settings.outbox.poller_lease_seconds
+        pollers = [
+            share_poller(poller, store, worker_id, lease_seconds, clock)
+            for poller in pollers
+        ]
+    return Runtime(loaded, store, context, channels, routes, pollers, worker_id)
 
 
 def collect_channels(context: PluginContext) -> dict[str, Channel]:

@@ -23,7 +23,7 @@ from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr
 
-from parley.channels import Channel, InboundBatch
+from parley.channels import Channel, InboundBatch, Throughput
 from parley.context import PluginContext
 from parley.errors import SignatureError, WebhookRejected
 from parley.hookspecs import hookimpl
@@ -59,6 +59,12 @@ class SandboxSettings(BaseModel):
     secret: SecretStr | None = Field(
         None, description="When set, inbound requests must be signed with it."
     )
+    per_second: float | None = Field(
+        None,
+        gt=0,
+        description="Simulated provider limit: the most sends per second the "
+        "outbox makes, shared by every daemon on one store. Unset means no limit.",
+    )
 
 
 class SandboxChannel(Channel):
@@ -74,8 +80,10 @@ class SandboxChannel(Channel):
         secret: str | None = None,
         default_region: str = "US",
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        per_second: float | None = None,
     ) -> None:
         self.path = path
+        self.per_second = per_second
         self.latency_ms = latency_ms
         self.secret = secret
         self.default_region = default_region
@@ -97,6 +105,12 @@ class SandboxChannel(Channel):
                 if key:
                     sent[key] = record["id"]
         return sent
+
+    def throughput(self, message: OutboundMessage) -> Throughput | None:
+        """Return the simulated sender limit, ``[sandbox] per_second``, if set."""
+        if self.per_second is None:
+            return None
+        return Throughput(key=PLUGIN_ID, per_second=self.per_second)
 
     def send(self, message: OutboundMessage) -> SendResult:
         """Append the message to the file, once per idempotency key."""
@@ -223,5 +237,6 @@ def register_channels(
             secret=secret,
             default_region=context.settings.contacts.default_region,
             clock=context.clock,
+            per_second=settings.per_second,
         )
     )

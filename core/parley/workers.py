@@ -3,6 +3,7 @@
 Each runs a loop that does one unit of work, then waits for its interval
 or for the stop signal. Stopping lets the current unit finish, so a
 message being handed to a provider is recorded before the daemon exits.
+Log records made while an event is processed carry its id.
 """
 
 from __future__ import annotations
@@ -14,6 +15,8 @@ from datetime import timedelta
 
 from parley.backoff import retry_delay
 from parley.context import PluginContext, Poller
+from parley.leases import LeasedPollerStep, PollerLease, SharedPoller
+from parley.log_context import log_context
 from parley.pipeline import EventProcessor
 from parley.store.records import ClaimedEvent
 
@@ -24,7 +27,9 @@ class LoopThread:
     """Runs ``step`` in a thread until stopped.
 
     ``step`` returns True when it found work, and the loop then runs it
-    again at once; otherwise it waits ``interval`` seconds.
+    again at once; otherwise it waits ``interval`` seconds. A step object
+    with a ``wait_seconds()`` method sets that wait itself, and its
+    ``close()`` method, when it has one, is called when the loop ends.
     """
 
     def __init__(self, name: str, step: Callable[[], bool], interval: float) -> None:
@@ -65,8 +70,24 @@ class LoopThread:
                 )
                 busy = False
             if not busy:
-                self._stop.wait(self.interval)
+                self._stop.wait(self._wait_seconds())
+        self._close_step()
         logger.info("%s stopped", self.name)
+
+    def _wait_seconds(self) -> float:
+        wait_seconds = getattr(self.step, "wait_seconds", None)
+        if wait_seconds is None:
+            return self.interval
+        return max(float(wait_seconds()), 0.0)
+
+    def _close_step(self) -> None:
+        close = getattr(self.step, "close", None)
+        if close is None:
+            return
+        try:
+            close()
+        except Exception:  # noqa: BLE001 - stopping must go on
+            logger.exception("%s failed while stopping", self.name)
 
 
 class EventWorker:
@@ -94,10 +115,11 @@ class EventWorker:
         return len(claimed)
 
     def _process(self, event: ClaimedEvent) -> None:
-        try:
-            self.processor.process(event)
-        except Exception as err:  # noqa: BLE001 - a plugin failure must not stop the worker
-            self._retry(event, err)
+        with log_context(**event_log_ids(event)):
+            try:
+                self.processor.process(event)
+            except Exception as err:  # noqa: BLE001 - a plugin failure must not stop the worker
+                self._retry(event, err)
 
     def _retry(self, event: ClaimedEvent, err: Exception) -> None:
         now = self.context.clock()
@@ -135,11 +157,44 @@ class EventWorker:
         )
 
 
+def event_log_ids(event: ClaimedEvent) -> dict[str, str | int | None]:
+    """Return the log ids an event names: its id, and its channel or plugin.
+
+    Inbound and sent-message events come from a channel; a ``message_sent``
+    event also names its message and conversation. Order events come from
+    the plugin that received them.
+    """
+    ids: dict[str, str | int | None] = {"event_id": event.id}
+    if event.kind in ("message_received", "message_sent"):
+        ids["channel"] = event.source
+    elif event.kind == "order_status":
+        ids["plugin"] = event.source
+    message = event.payload.get("message") if event.kind == "message_sent" else None
+    if isinstance(message, dict):
+        ids["message_id"] = message.get("id")
+        ids["conversation_id"] = message.get("conversation_id")
+    return ids
+
+
 def poller_step(poller: Poller) -> Callable[[], bool]:
-    """Wrap a poller's job as a loop step that always waits its interval."""
+    """Wrap a poller's job as a loop step.
+
+    A :class:`~parley.leases.SharedPoller` runs only in the daemon that
+    holds its lease; any other poller runs here and waits its interval.
+    """
+    if isinstance(poller, SharedPoller) and poller.store is not None:
+        lease = PollerLease(
+            poller.store,
+            f"{poller.plugin_id}/{poller.name}",
+            poller.worker_id,
+            poller.lease_seconds,
+            poller.clock,
+        )
+        return LeasedPollerStep(poller, lease)
 
     def step() -> bool:
-        poller.run()
+        with log_context(plugin=poller.plugin_id):
+            poller.run()
         return False
 
     return step

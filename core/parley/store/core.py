@@ -11,11 +11,14 @@ from sqlalchemy import (
 )
 
 from parley.store import schema
+from parley.store.access import AccessStore
 from parley.store.contacts import ContactStore
+from parley.store.coordination import CoordinationStore
 from parley.store.events import EventStore
 from parley.store.ledger import ConsentStore
 from parley.store.messages import MessageStore
 from parley.store.outbox import OutboxStore
+from parley.store.support import SupportStore
 
 
 def open_store(url: str) -> Store:
@@ -29,8 +32,21 @@ def open_store(url: str) -> Store:
     return store
 
 
-class Store(EventStore, ContactStore, MessageStore, OutboxStore, ConsentStore):
-    """Durable state behind one SQLAlchemy engine."""
+class Store(
+    EventStore,
+    ContactStore,
+    SupportStore,
+    MessageStore,
+    OutboxStore,
+    ConsentStore,
+    AccessStore,
+    CoordinationStore,
+):
+    """Durable state behind one SQLAlchemy engine.
+
+    SupportStore comes before MessageStore so that its version of
+    ``add_inbound_message``, which reopens the conversation, is the one used.
+    """
 
     # Plugin state
 

@@ -11,7 +11,7 @@ import logging
 from collections.abc import Callable
 from datetime import UTC, datetime
 
-from sqlalchemy import Connection, inspect, select, text
+from sqlalchemy import Connection, Table, inspect, select, text
 
 from parley.store import schema
 
@@ -42,10 +42,82 @@ def _add_contact_sources_and_message_fields(connection: Connection) -> None:
     schema.contact_sources.create(connection, checkfirst=True)
 
 
+def _add_support_desk(connection: Connection) -> None:
+    _add_missing_columns(
+        connection,
+        schema.conversations,
+        ("assigned_agent", "assigned_team", "closed_at"),
+    )
+    _add_missing_columns(connection, schema.messages, ("author",))
+    for index in schema.conversations.indexes:
+        index.create(connection, checkfirst=True)
+    for table in (
+        schema.conversation_assignments,
+        schema.conversation_states,
+        schema.conversation_notes,
+        schema.contact_lists,
+        schema.contact_list_members,
+        schema.api_tokens,
+        schema.audit_log,
+    ):
+        table.create(connection, checkfirst=True)
+    _make_audit_log_append_only(connection)
+
+
+def _add_missing_columns(
+    connection: Connection, table: Table, names: tuple[str, ...]
+) -> None:
+    present = {column["name"] for column in inspect(connection).get_columns(table.name)}
+    for name in names:
+        if name in present:
+            continue
+        column_type = table.c[name].type.compile(dialect=connection.dialect)
+        connection.exec_driver_sql(
+            f"ALTER TABLE {table.name} ADD COLUMN {name} {column_type}"
+        )
+
+
+def _make_audit_log_append_only(connection: Connection) -> None:
+    # Triggers make the database itself reject changes to audit rows, so no
+    # code path, present or future, can rewrite the record.
+    if connection.dialect.name == "sqlite":
+        for operation in ("UPDATE", "DELETE"):
+            connection.exec_driver_sql(
+                f"CREATE TRIGGER IF NOT EXISTS audit_log_no_{operation.lower()} "
+                f"BEFORE {operation} ON audit_log BEGIN "
+                "SELECT RAISE(ABORT, 'audit_log is append-only'); END"
+            )
+        return
+    connection.exec_driver_sql(
+        "CREATE OR REPLACE FUNCTION audit_log_append_only() RETURNS trigger "
+        "LANGUAGE plpgsql AS $$ BEGIN "
+        "RAISE EXCEPTION 'audit_log is append-only'; END $$"
+    )
+    connection.exec_driver_sql(
+        "DROP TRIGGER IF EXISTS audit_log_no_change ON audit_log"
+    )
+    connection.exec_driver_sql(
+        "CREATE TRIGGER audit_log_no_change BEFORE UPDATE OR DELETE ON audit_log "
+        "FOR EACH ROW EXECUTE FUNCTION audit_log_append_only()"
+    )
+    connection.exec_driver_sql(
+        "DROP TRIGGER IF EXISTS audit_log_no_truncate ON audit_log"
+    )
+    connection.exec_driver_sql(
+        "CREATE TRIGGER audit_log_no_truncate BEFORE TRUNCATE ON audit_log "
+        "FOR EACH STATEMENT EXECUTE FUNCTION audit_log_append_only()"
+    )
+
+
 MIGRATIONS: list[tuple[int, str, Callable[[Connection], None]]] = [
     (1, "initial tables", _create_initial_tables),
     (2, "events.outcome", _add_event_outcome),
     (3, "contact_sources, messages.fields", _add_contact_sources_and_message_fields),
+    (
+        4,
+        "support desk: assignments, notes, lists, tokens, audit log",
+        _add_support_desk,
+    ),
 ]
 
 

@@ -21,6 +21,7 @@ from sqlalchemy import (
     Table,
     Text,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.engine import Dialect
 from sqlalchemy.types import TypeDecorator
@@ -124,7 +125,14 @@ conversations = Table(
     Column("state", String(16), nullable=False, default="open"),
     Column("opened_at", Timestamp, nullable=False),
     Column("updated_at", Timestamp, nullable=False),
+    # Added by migration 4: the current assignment and when the conversation
+    # was last closed. Their history is in conversation_assignments and
+    # conversation_states.
+    Column("assigned_agent", String(64)),
+    Column("assigned_team", String(64)),
+    Column("closed_at", Timestamp),
     UniqueConstraint("channel", "address", name="uq_conversations_channel_address"),
+    Index("ix_conversations_updated", "updated_at", "id"),
 )
 
 messages = Table(
@@ -148,6 +156,9 @@ messages = Table(
     # Added by migration 3: template field values a channel asked for, for
     # provider templates outside a customer-service window.
     Column("fields", JSON),
+    # Added by migration 4: the API token name of the person who wrote an
+    # agent reply.
+    Column("author", String(64)),
     UniqueConstraint("channel", "provider_message_id", name="uq_messages_provider_id"),
     UniqueConstraint("dedupe_key", name="uq_messages_dedupe_key"),
     Index("ix_messages_conversation", "conversation_id", "id"),
@@ -221,4 +232,100 @@ plugin_state = Table(
     Column("key", String(200), primary_key=True),
     Column("value", Text, nullable=False),
     Column("updated_at", Timestamp, nullable=False),
+)
+
+
+# Tables added by migration 4: the support desk.
+
+conversation_assignments = Table(
+    "conversation_assignments",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("conversation_id", Id, ForeignKey("conversations.id"), nullable=False),
+    Column("agent", String(64)),
+    Column("team", String(64)),
+    Column("actor", String(64), nullable=False),
+    Column("assigned_at", Timestamp, nullable=False),
+    Index("ix_conversation_assignments_conversation", "conversation_id", "id"),
+)
+
+conversation_states = Table(
+    "conversation_states",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("conversation_id", Id, ForeignKey("conversations.id"), nullable=False),
+    Column("previous_state", String(16), nullable=False),
+    Column("state", String(16), nullable=False),
+    Column("actor", String(64), nullable=False),
+    Column("changed_at", Timestamp, nullable=False),
+    Index("ix_conversation_states_conversation", "conversation_id", "id"),
+)
+
+conversation_notes = Table(
+    "conversation_notes",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("conversation_id", Id, ForeignKey("conversations.id"), nullable=False),
+    Column("author", String(64), nullable=False),
+    Column("body", Text, nullable=False),
+    Column("created_at", Timestamp, nullable=False),
+    Index("ix_conversation_notes_conversation", "conversation_id", "created_at"),
+)
+
+contact_lists = Table(
+    "contact_lists",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("name", String(100), nullable=False),
+    Column("created_by", String(64), nullable=False),
+    Column("created_at", Timestamp, nullable=False),
+    UniqueConstraint("name", name="uq_contact_lists_name"),
+)
+
+contact_list_members = Table(
+    "contact_list_members",
+    metadata,
+    Column("list_id", Id, ForeignKey("contact_lists.id"), primary_key=True),
+    Column("contact_id", Id, ForeignKey("contacts.id"), primary_key=True),
+    Column("added_by", String(64), nullable=False),
+    Column("added_at", Timestamp, nullable=False),
+    Index("ix_contact_list_members_contact", "contact_id"),
+)
+
+# Only the SHA-256 hash of a token is kept. A name is unique among tokens
+# that are not revoked, so a person can get a new token under the same name.
+api_tokens = Table(
+    "api_tokens",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("name", String(64), nullable=False),
+    Column("role", String(16), nullable=False),
+    Column("team", String(64)),
+    Column("token_hash", String(64), nullable=False),
+    Column("created_at", Timestamp, nullable=False),
+    Column("revoked_at", Timestamp),
+    UniqueConstraint("token_hash", name="uq_api_tokens_hash"),
+    Index(
+        "uq_api_tokens_active_name",
+        "name",
+        unique=True,
+        sqlite_where=text("revoked_at IS NULL"),
+        postgresql_where=text("revoked_at IS NULL"),
+    ),
+)
+
+# Append-only: migration 4 adds triggers that reject UPDATE and DELETE.
+audit_log = Table(
+    "audit_log",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("occurred_at", Timestamp, nullable=False),
+    Column("actor", String(64), nullable=False),
+    Column("action", String(64), nullable=False),
+    Column("target_type", String(32), nullable=False),
+    Column("target_id", String(64), nullable=False),
+    Column("conversation_id", Id),
+    Column("detail", JSON, nullable=False),
+    Index("ix_audit_log_conversation", "conversation_id", "id"),
+    Index("ix_audit_log_occurred", "occurred_at", "id"),
 )
