@@ -317,9 +317,11 @@ def test_repeat_counts_across_threads() -> None:
 
 
 def test_repeat_summary_masked(capture) -> None:
-    handler = next(
+    # The capture fixture's handler is the last one added; an earlier test
+    # may have left its own handler on the root logger.
+    handler = [
         h for h in logging.getLogger().handlers if isinstance(h, ParleyHandler)
-    )
+    ][-1]
     logger = logging.getLogger("parley.test")
     for _ in range(3):
         logger.error("send to %s failed", PHONE)

@@ -30,6 +30,9 @@ from parley.phones import mask_phone
 
 MIN_PHONE_DIGITS = 7
 
+# The record attribute that keeps the message template before masking.
+TEMPLATE_ATTRIBUTE = "parley_template"
+
 _TOKEN = re.compile(
     r"(?P<timestamp>\b\d{4}-\d{2}-\d{2}"
     r"(?:[T ]\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?(?:Z|[+-]\d{2}:?\d{2})?)?)"
@@ -77,6 +80,10 @@ class RedactFilter(logging.Filter):
 
     def filter(self, record: logging.LogRecord) -> bool:
         """Mask the record in place; never drops it."""
+        # The repeat filter groups records by their template, so keep it
+        # when another handler sees this record after this one.
+        if not hasattr(record, TEMPLATE_ATTRIBUTE):
+            setattr(record, TEMPLATE_ATTRIBUTE, str(record.msg))
         record.msg = mask_text(_message_of(record))
         record.args = None
 
@@ -88,6 +95,8 @@ class RedactFilter(logging.Filter):
             record.stack_info = mask_text(record.stack_info)
 
         for name, value in list(vars(record).items()):
+            if name == TEMPLATE_ATTRIBUTE:
+                continue
             if name not in _STANDARD_ATTRIBUTES and isinstance(value, str):
                 setattr(record, name, mask_text(value))
         return True

@@ -17,6 +17,8 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from parley.log_redaction import TEMPLATE_ATTRIBUTE
+
 DEFAULT_WINDOW_SECONDS = 60.0
 
 # Marks the summary records this filter makes, so that they pass it.
@@ -72,7 +74,8 @@ class RepeatFilter(logging.Filter):
         if record.levelno < logging.WARNING:
             return True
 
-        key = (record.name, record.levelno, str(record.msg))
+        template = getattr(record, TEMPLATE_ATTRIBUTE, None) or str(record.msg)
+        key = (record.name, record.levelno, template)
         with self._lock:
             window = self._windows.get(key)
             if window is None:
