@@ -41,6 +41,7 @@ from pathlib import Path
 
 import httpx
 
+from parley.crypto import generate_key
 from parley.demo import SHOP_DOMAIN, free_port, wait_ready
 
 CONFIG = """\
@@ -140,7 +141,12 @@ def run_once(args: argparse.Namespace) -> dict[str, float]:
         [sys.executable, "-m", "parley", "run", "-c", str(config), "--port", str(port)],
         stdout=log,
         stderr=subprocess.STDOUT,
-        env={**os.environ, "PARLEY_PLUGINS": "sandbox,shopify"},
+        # The temporary store is encrypted with a key that exists only for this run.
+        env={
+            **os.environ,
+            "PARLEY_PLUGINS": "sandbox,shopify",
+            "PARLEY_KEYS": generate_key("bench"),
+        },
     )
     try:
         wait_ready(url, process, workdir / "daemon.log")

@@ -555,7 +555,7 @@ def test_wrong_method_json_405(desk: Desk) -> None:
 
 
 def test_unknown_api_path_json_404(desk: Desk) -> None:
-    response = desk.call("GET", "/api/reports")
+    response = desk.call("GET", "/api/no-such-operation")
     assert response.status_code == 404
     assert "GET /api/openapi.json lists them" in response.json()["error"]
 

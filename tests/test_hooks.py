@@ -25,6 +25,8 @@ from parley import (
     ContactRecord,
     ContactSync,
     InboundMessage,
+    IncomingCall,
+    KindRegistry,
     OrderStatus,
     OrderStatusEvent,
     OutboundMessage,
@@ -463,6 +465,25 @@ def test_hook_check_config_error_names_plugin(build: Callable[..., Runtime]) -> 
     )
 
 
+class CredentialPlugin:
+    """Reports its credentials as rejected, as a provider would."""
+
+    @hookimpl
+    def check_credentials(self, context: PluginContext) -> list[ConfigProblem]:
+        return [ConfigProblem("error", "[crm] the token is invalid; set crm.token")]
+
+
+def test_hook_check_credentials_reaches_doctor(build: Callable[..., Runtime]) -> None:
+    from parley.doctor import ERROR, credential_results
+
+    runtime = build({"crm": CredentialPlugin()})
+    rows = credential_results(runtime.loaded)
+
+    [row] = [row for row in rows if row.check == "credentials: crm"]
+    assert row.status == ERROR
+    assert "the token is invalid" in row.detail
+
+
 class Lifecycle:
     """Records the daemon lifecycle hooks."""
 
@@ -582,6 +603,83 @@ def test_hook_register_webhooks_bad_path(write_config: Callable[..., Path]) -> N
     context = PluginContext(loaded.settings, loaded.plugin_manager)
     with pytest.raises(PluginError, match="must be empty or start with '/'"):
         collect_routes(context, {})
+
+
+class CallPlugin:
+    """Records calls and adds one automation action kind."""
+
+    def __init__(self) -> None:
+        self.calls: list[tuple[str, bool, int]] = []
+        self.actions: list[int | None] = []
+
+    @hookimpl
+    def call_received(self, call: IncomingCall, contact: Contact) -> None:
+        self.calls.append((call.call_id, call.missed, contact.id))
+
+    @hookimpl
+    def register_automation_kinds(self, register: KindRegistry) -> None:
+        register.action("calls.remember", self.remember)
+
+    def remember(self, action: object, run: object, context: object) -> str:
+        self.actions.append(getattr(run, "contact_id", None))
+        return "remembered"
+
+
+MISSED_CALL_AUTOMATION = """
+[[automations]]
+name = "missed call"
+type = "follow_up"
+trigger = { kind = "missed_call" }
+actions = [{ kind = "calls.remember" }]
+"""
+
+
+def run_automations(runtime: Runtime) -> None:
+    [job] = [poller for poller in runtime.pollers if poller.name == "automations"]
+    job.run()
+    drain(runtime)
+
+
+def test_hook_call_received_once_per_call(build: Callable[..., Runtime]) -> None:
+    plugin = CallPlugin()
+    runtime = build({"calls": plugin}, MISSED_CALL_AUTOMATION)
+    caller = ChannelAddress(AddressKind.PHONE, "(415) 555-0123")
+
+    first = runtime.context.report_call("sandbox", caller, "CA1", "no-answer", True)
+    again = runtime.context.report_call("sandbox", caller, "CA1", "no-answer", True)
+    drain(runtime)
+
+    assert (first, again) == (True, False)
+    [(call_id, missed, contact_id)] = plugin.calls
+    assert (call_id, missed) == ("CA1", True)
+    contact = runtime.store.find_contact(ChannelAddress(AddressKind.PHONE, PHONE))
+    assert contact is not None
+    assert contact.id == contact_id
+
+
+def test_hook_register_automation_kinds_action_runs(
+    build: Callable[..., Runtime],
+) -> None:
+    plugin = CallPlugin()
+    runtime = build({"calls": plugin}, MISSED_CALL_AUTOMATION)
+    caller = ChannelAddress(AddressKind.PHONE, PHONE)
+
+    runtime.context.report_call("sandbox", caller, "CA2", "busy", True)
+    drain(runtime)
+    run_automations(runtime)
+
+    [(_call_id, _missed, contact_id)] = plugin.calls
+    assert plugin.actions == [contact_id]
+
+
+def test_hook_register_automation_kinds_unknown_kind_stops_start(
+    build: Callable[..., Runtime],
+) -> None:
+    with pytest.raises(ConfigError, match="calls.forget"):
+        build(
+            {"calls": CallPlugin()},
+            MISSED_CALL_AUTOMATION.replace("calls.remember", "calls.forget"),
+        )
 
 
 def test_every_hookspec_has_a_test() -> None:

@@ -319,9 +319,9 @@ def test_repeat_counts_across_threads() -> None:
 def test_repeat_summary_masked(capture) -> None:
     # The capture fixture's handler is the last one added; an earlier test
     # may have left its own handler on the root logger.
-    handler = [
-        h for h in logging.getLogger().handlers if isinstance(h, ParleyHandler)
-    ][-1]
+    handler = [h for h in logging.getLogger().handlers if isinstance(h, ParleyHandler)][
+        -1
+    ]
     logger = logging.getLogger("parley.test")
     for _ in range(3):
         logger.error("send to %s failed", PHONE)

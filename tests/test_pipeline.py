@@ -20,6 +20,7 @@ from parley.models import (
 )
 from parley.pipeline import inbound_to_json
 from parley.runtime import Runtime
+from parley.store import schema
 
 from .conftest import drain
 
@@ -292,10 +293,16 @@ def test_event_consent_recorded_in_ledger(runtime: Runtime) -> None:
     )
     event = dataclasses.replace(order_event(OrderStatus.CONFIRMED), consents=(consent,))
     deliver(runtime, "d-1", event)
+    # Read through the schema's table, which decrypts address and evidence.
+    table = schema.consent_records
     with runtime.store.engine.connect() as conn:
         rows = conn.execute(
-            sqlalchemy.text(
-                "SELECT address, purpose, action, source, evidence FROM consent_records"
+            sqlalchemy.select(
+                table.c.address,
+                table.c.purpose,
+                table.c.action,
+                table.c.source,
+                table.c.evidence,
             )
         ).all()
     assert [tuple(row) for row in rows] == [

@@ -14,11 +14,13 @@ NAME_PATTERN = re.compile(r"[a-z][a-z0-9]*(-[a-z0-9]+)*")
 RESERVED_IDS = frozenset(
     {
         "auto_replies",
+        "automations",
         "business",
         "calendar",
         "compliance",
         "contacts",
         "core",
+        "csat",
         "data_dir",
         "logging",
         "order_updates",

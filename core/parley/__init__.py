@@ -5,6 +5,8 @@ marker, the base classes they subclass and the records they exchange with
 the core.
 """
 
+from parley.automation_kinds import ActionHandler, KindRegistry
+from parley.automations import IncomingCall
 from parley.channels import Channel, InboundBatch, Throughput
 from parley.checks import ConfigProblem
 from parley.context import DeliveryReceipt, PluginContext, Poller
@@ -50,6 +52,7 @@ __version__ = "0.1.0"
 
 __all__ = [
     "AGENT_REPLY_KIND",
+    "ActionHandler",
     "AddressKind",
     "Channel",
     "ChannelAddress",
@@ -68,6 +71,8 @@ __all__ = [
     "Headers",
     "InboundBatch",
     "InboundMessage",
+    "IncomingCall",
+    "KindRegistry",
     "OrderStatus",
     "OrderStatusEvent",
     "OutboundMessage",

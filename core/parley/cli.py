@@ -17,6 +17,9 @@ from rich.console import Console
 from rich.table import Table
 
 from parley import __version__
+from parley.cli_doctor import doctor
+from parley.cli_keys import keys
+from parley.cli_report import export, report
 from parley.config import DEFAULT_CONFIG_FILE, LoadedConfig, load_config
 from parley.errors import ConfigError, ParleyError, PluginError
 from parley.logs import configure_logging
@@ -538,8 +541,17 @@ _BUILT_IN = (
     "contacts",
     "purge",
     "tokens",
+    "keys",
+    "report",
+    "export",
     "--version",
 )
+
+
+cli.add_command(keys)
+cli.add_command(doctor)
+cli.add_command(report)
+cli.add_command(export)
 
 
 def main() -> None:

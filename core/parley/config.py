@@ -44,6 +44,7 @@ from pydantic_settings import (
 from pydantic_settings.sources import PydanticBaseSettingsSource
 from pydantic_settings.sources.utils import parse_env_vars
 
+from parley.automation_config import AutomationList
 from parley.calendar import (
     WEEKDAYS,
     find_overlaps,
@@ -53,6 +54,7 @@ from parley.calendar import (
     parse_weekday,
 )
 from parley.consent import DOUBLE_OPT_IN_SOURCES
+from parley.csat_config import CsatSettings
 from parley.errors import ConfigError, PluginError
 from parley.keywords import normalize_text
 from parley.models import ConsentSource, OrderStatus
@@ -64,7 +66,15 @@ CONFIG_ENV = "PARLEY_CONFIG"
 PLUGINS_ENV = "PARLEY_PLUGINS"
 # PARLEY_* variables read outside the settings model.
 _OWN_VARIABLES = frozenset(
-    {"PARLEY_PLUGINS", "PARLEY_CONFIG", "PARLEY_TRACE", "PARLEY_TEST_DATABASE_URL"}
+    {
+        "PARLEY_PLUGINS",
+        "PARLEY_CONFIG",
+        "PARLEY_TRACE",
+        "PARLEY_TEST_DATABASE_URL",
+        # Encryption keys, read by parley.crypto; never part of the settings.
+        "PARLEY_KEYS",
+        "PARLEY_KEY_FILE",
+    }
 )
 ENV_PREFIX = "PARLEY_"
 
@@ -169,6 +179,13 @@ class OutboxSettings(_Section):
         description="With several daemons on PostgreSQL, each poller runs in the "
         "daemon holding its lease; another daemon takes over within this many "
         "seconds, plus a third of it, after the holder stops renewing it.",
+    )
+    stuck_after_seconds: float | None = Field(
+        None,
+        gt=0,
+        description="/readyz fails when the earliest due message has waited this "
+        "long and the daemon sent nothing for as long; unset means twice "
+        "claim_timeout_seconds, at least 300.",
     )
 
 
@@ -546,6 +563,8 @@ class CoreSettings(BaseSettings):
     templates: dict[str, str] = Field(default_factory=dict)
     calendar: CalendarSettings = Field(default_factory=CalendarSettings)
     auto_replies: AutoRepliesSettings = Field(default_factory=AutoRepliesSettings)
+    csat: CsatSettings = Field(default_factory=CsatSettings)
+    automations: AutomationList = Field(default_factory=list)
 
     @field_validator("auto_replies")
     @classmethod

@@ -10,10 +10,10 @@ themselves.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel
 
@@ -206,6 +206,98 @@ class PluginContext:
         if normalized is None:
             return None
         return self.store.find_contact(normalized)
+
+    def report_call(
+        self,
+        channel: str,
+        caller: ChannelAddress,
+        call_id: str,
+        status: str,
+        missed: bool,
+        occurred_at: datetime | None = None,
+    ) -> bool:
+        """Record a phone call for the ``incoming_call`` and ``missed_call`` automations.
+
+        The call is stored in the durable event queue; the event worker then
+        finds the caller's contact, plans the automations and calls the
+        ``call_received`` hook. Call this before answering the provider.
+
+        Args:
+            channel: the channel id texts to the caller go out on.
+            caller: the caller's address; it is normalised first.
+            call_id: the provider's id of the call; a second report of the
+                same id records nothing.
+            status: the provider's call status, for the record.
+            missed: True when nobody at the business answered.
+            occurred_at: when the call came in; default now.
+
+        Returns:
+            False when the call id was reported before, or the caller's
+            number is invalid, so nothing was recorded.
+        """
+        from parley.automations import IncomingCall, record_call
+        from parley.contacts import normalize_address
+
+        normalized = normalize_address(caller, self.settings.contacts.default_region)
+        if normalized is None:
+            self.logger(channel).warning(
+                "call %s has an invalid caller number; not recorded", call_id
+            )
+            return False
+        call = IncomingCall(
+            channel, normalized, call_id, status, missed, occurred_at or self.clock()
+        )
+        return record_call(self, call)
+
+    def fire_trigger(
+        self,
+        kind: str,
+        occurrence_id: str,
+        channel: str | None = None,
+        address: ChannelAddress | None = None,
+        occurred_at: datetime | None = None,
+        details: Mapping[str, Any] | None = None,
+    ) -> bool:
+        """Fire a trigger kind the plugin registered in ``register_automation_kinds``.
+
+        The occurrence is stored in the durable event queue, and the event
+        worker plans the automations whose trigger has this kind.
+
+        Args:
+            kind: the registered kind, ``<plugin id>.<name>``.
+            occurrence_id: unique per occurrence; a second report of the
+                same id records nothing.
+            channel: the channel the automations' messages go out on.
+            address: the customer's address; with ``channel`` it opens the
+                conversation the actions work on.
+            occurred_at: when it happened; default now.
+            details: JSON-compatible values stored with the run and sent
+                with its webhooks.
+
+        Returns:
+            False when the occurrence was reported before.
+        """
+        from parley.automations import record_plugin_trigger
+        from parley.contacts import normalize_address
+
+        normalized = None
+        if address is not None:
+            region = self.settings.contacts.default_region
+            normalized = normalize_address(address, region)
+            if normalized is None:
+                raise PluginError(
+                    f"fire_trigger({kind!r}): the address is invalid; pass a "
+                    "normalisable phone number, email or channel id"
+                )
+        return record_plugin_trigger(
+            self,
+            kind,
+            occurrence_id,
+            channel,
+            normalized,
+            occurred_at or self.clock(),
+            details or {},
+        )
 
     def get_state(self, plugin_id: str, key: str) -> str | None:
         """Return a value a plugin stored with :meth:`set_state`, or None."""

@@ -20,8 +20,10 @@ from datetime import UTC, datetime
 
 from sqlalchemy import Connection
 
+from parley.automations import plan_close_chat
 from parley.channels import Channel
 from parley.context import PluginContext
+from parley.csat import survey_on_close
 from parley.errors import ParleyError
 from parley.gate import SendGate, SendRequest
 from parley.models import AGENT_REPLY_KIND, Purpose
@@ -441,6 +443,8 @@ class SupportDesk:
                     conversation_id=conversation_id,
                     conn=conn,
                 )
+                survey_on_close(self.context, change, conn)
+                plan_close_chat(self.context, change, conn)
         if change is not None:
             logger.info(
                 "conversation %s moved from %s to %s by %s",

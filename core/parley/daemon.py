@@ -21,6 +21,7 @@ from typing import IO
 
 import uvicorn
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import SQLAlchemyError
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import ClientDisconnect, Request
@@ -30,6 +31,7 @@ from starlette.routing import BaseRoute, Route
 from parley.api import api_routes
 from parley.errors import StoreError, WebhookRejected
 from parley.log_context import with_log_context
+from parley.metrics import CONTENT_TYPE_LATEST, OutboxHealth, OutboxWatch
 from parley.phones import redact
 from parley.pipeline import inbound_to_json
 from parley.request_ids import RequestIdMiddleware
@@ -45,12 +47,29 @@ class BodyTooLarge(Exception):
 
 
 class Daemon:
-    """The HTTP application and the background workers of one process."""
+    """The HTTP application and the background workers of one process.
 
-    def __init__(self, runtime: Runtime) -> None:
+    Args:
+        runtime: the assembled instance to serve.
+        outbox_stuck_after_seconds: ``/readyz`` fails when the earliest due
+            message has waited this long and the outbox worker finished no
+            message for as long; None takes ``[outbox] stuck_after_seconds``,
+            which by default derives it from ``claim_timeout_seconds``.
+    """
+
+    def __init__(
+        self, runtime: Runtime, outbox_stuck_after_seconds: float | None = None
+    ) -> None:
         self.runtime = runtime
         self.settings = runtime.context.settings
         self.threads: list[LoopThread] = []
+        self.outbox_watch = OutboxWatch(
+            runtime.store,
+            runtime.metrics,
+            runtime.context.clock,
+            outbox_stuck_after_seconds or self.settings.outbox.stuck_after_seconds,
+            self.settings.outbox.claim_timeout_seconds,
+        )
         self.app = Starlette(routes=self._routes(), lifespan=self._lifespan)
         self.app.add_middleware(RequestIdMiddleware)
 
@@ -60,6 +79,7 @@ class Daemon:
         routes: list[BaseRoute] = [
             Route("/healthz", self._healthz, methods=["GET"]),
             Route("/readyz", self._readyz, methods=["GET"]),
+            Route("/metrics", self._metrics, methods=["GET"]),
         ]
         routes += api_routes(
             self.runtime.context,
@@ -114,31 +134,59 @@ class Daemon:
     async def _healthz(self, _request: Request) -> Response:
         return JSONResponse({"status": "alive"})
 
+    async def _metrics(self, _request: Request) -> Response:
+        # The outbox gauges query the store, so rendering runs off the event loop.
+        content = await run_in_threadpool(self.runtime.metrics.render)
+        return Response(content, media_type=CONTENT_TYPE_LATEST)
+
     async def _readyz(self, _request: Request) -> Response:
         store_ok = await run_in_threadpool(self.runtime.store.ping)
         workers_ok = bool(self.threads) and all(thread.alive for thread in self.threads)
+        outbox = await run_in_threadpool(self._outbox_health) if store_ok else None
+        causes = []
+        if not store_ok or outbox is None:
+            causes.append(
+                "the store is unreachable; check [store] url and the database"
+            )
+        if not workers_ok:
+            causes.append("a background worker stopped; see the log and restart")
+        if outbox is not None and outbox.cause:
+            causes.append(outbox.cause)
         body = {
-            "store": "ok" if store_ok else "unreachable",
+            "store": "ok" if outbox is not None else "unreachable",
             "workers": "ok" if workers_ok else "stopped",
+            "outbox": outbox.state if outbox else "unknown",
+            **(outbox.details if outbox else {}),
+            "causes": causes,
             "plugins": sorted(
                 name
                 for name, _plugin in self.runtime.loaded.plugin_manager.list_name_plugin()
             ),
             "channels": sorted(self.runtime.channels),
         }
-        ready = store_ok and workers_ok
+        ready = not causes
         return JSONResponse(
             {"status": "ready" if ready else "not ready", **body},
             status_code=200 if ready else 503,
         )
 
+    def _outbox_health(self) -> OutboxHealth | None:
+        """Check the outbox; None when the store fails during the check."""
+        try:
+            return self.outbox_watch.check()
+        except SQLAlchemyError as err:
+            logger.warning("readyz: reading the outbox failed: %s", type(err).__name__)
+            return None
+
     def _endpoint(self, plugin_id: str, handler: WebhookHandler, mount: str):  # noqa: ANN202
         max_bytes = self.settings.server.max_body_bytes
+        metrics = self.runtime.metrics
 
         async def endpoint(request: Request) -> Response:
             try:
                 body = await _read_body(request, max_bytes)
             except BodyTooLarge:
+                metrics.webhook_received(plugin_id, "too_large")
                 logger.warning(
                     "webhook %s %s rejected: body over %d bytes",
                     request.method,
@@ -149,6 +197,7 @@ class Daemon:
                     {"error": f"body larger than {max_bytes} bytes"}, status_code=413
                 )
             except ClientDisconnect:
+                metrics.webhook_received(plugin_id, "disconnected")
                 return Response(status_code=400)
 
             webhook_request = WebhookRequest(
@@ -165,6 +214,7 @@ class Daemon:
                     with_log_context(handler, plugin=plugin_id), webhook_request
                 )
             except WebhookRejected as err:
+                metrics.webhook_received(plugin_id, "rejected")
                 logger.warning(
                     "webhook %s %s for plugin %s rejected with %d: %s",
                     request.method,
@@ -175,6 +225,7 @@ class Daemon:
                 )
                 return JSONResponse({"error": err.reason}, status_code=err.status)
             except Exception:  # noqa: BLE001 - the daemon's outer handler logs every failure
+                metrics.webhook_received(plugin_id, "error")
                 logger.exception(
                     "webhook %s %s for plugin %s failed",
                     request.method,
@@ -185,6 +236,7 @@ class Daemon:
                     {"error": "internal error; the sender should retry"},
                     status_code=500,
                 )
+            metrics.webhook_received(plugin_id, webhook_outcome(response.status))
             return _to_response(response)
 
         return endpoint
@@ -260,6 +312,7 @@ class Daemon:
             logger.info("daemon stopped")
 
     def _start_workers(self) -> None:
+        self.outbox_watch.start()
         outbox = self.settings.outbox
         self.threads = [
             worker_thread(
@@ -304,6 +357,15 @@ async def _read_body(request: Request, max_bytes: int) -> bytes:
             raise BodyTooLarge
         chunks.append(chunk)
     return b"".join(chunks)
+
+
+def webhook_outcome(status: int) -> str:
+    """Return the metrics outcome of a handler's response status."""
+    if status < 400:
+        return "accepted"
+    if status < 500:
+        return "rejected"
+    return "error"
 
 
 def _to_response(response: WebhookResponse) -> Response:

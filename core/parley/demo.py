@@ -35,6 +35,7 @@ from rich.console import Console
 from rich.panel import Panel
 from rich.table import Table
 
+from parley.crypto import KEYS_ENV, Keyring, generate_key
 from parley.errors import ParleyError
 from parley.phones import mask_phone
 from parley.plugins import installed_plugins
@@ -242,6 +243,9 @@ def _run(workdir: Path, console: Console) -> int:
         f"starting 'parley run' on {base_url} (log: {log_path}; "
         "'parley demo --keep' keeps it after the demo)"
     )
+    # The demo's store is encrypted with a key that lives only as long as the
+    # demo, so the kept data directory cannot be read after it ends.
+    demo_key = generate_key("demo")
     with log_path.open("w") as log:
         process = subprocess.Popen(
             [
@@ -256,12 +260,15 @@ def _run(workdir: Path, console: Console) -> int:
             ],
             stdout=log,
             stderr=subprocess.STDOUT,
-            env=_demo_environment(),
+            env=_demo_environment(demo_key),
         )
     store = None
     try:
         wait_ready(base_url, process, log_path)
-        store = Store(f"sqlite:///{workdir / 'data' / 'parley.db'}")
+        store = Store(
+            f"sqlite:///{workdir / 'data' / 'parley.db'}",
+            Keyring.parse(demo_key, "the demo key"),
+        )
         unexpected = 0
         with httpx.Client(base_url=base_url, timeout=10) as client:
             for step in demo_steps(secret):
@@ -289,7 +296,7 @@ def _run(workdir: Path, console: Console) -> int:
     return 0 if exit_code == 0 and not unexpected else 1
 
 
-def _demo_environment() -> dict[str, str]:
+def _demo_environment(demo_key: str) -> dict[str, str]:
     """Return the environment for the demo's daemon, without the user's PARLEY_* settings.
 
     The demo must never write into the user's own store or pick up their
@@ -301,6 +308,7 @@ def _demo_environment() -> dict[str, str]:
         if not key.upper().startswith("PARLEY_")
     }
     env["PARLEY_PLUGINS"] = "sandbox,shopify"
+    env[KEYS_ENV] = demo_key
     return env
 
 

@@ -26,6 +26,8 @@ if TYPE_CHECKING:
     import click
     from pydantic import BaseModel
 
+    from parley.automation_kinds import KindRegistry
+    from parley.automations import IncomingCall
     from parley.channels import Channel
     from parley.checks import ConfigProblem
     from parley.context import PluginContext, Poller
@@ -191,6 +193,46 @@ def check_config(context: PluginContext) -> Sequence[ConfigProblem] | None:
     """
 
 
+@hookspec
+def check_credentials(context: PluginContext) -> Sequence[ConfigProblem] | None:
+    """Check the plugin's credentials with one read-only provider call, for ``parley doctor``.
+
+    Called by ``parley doctor`` only, once per enabled plugin. The call must
+    change nothing at the provider (a GET of the account, the phone number
+    or the page) and use a short timeout without retries.
+
+    Args:
+        context: the running instance, without a store.
+
+    Returns:
+        One result per credential checked: ``info`` naming what the provider
+        confirmed (such as the account's name), ``error`` when the provider
+        rejects the credentials, with what to fix, and ``warning`` when the
+        provider cannot be reached, naming the URL tried. None when the
+        plugin has no credentials to check.
+    """
+
+
+@hookspec
+def register_automation_kinds(register: KindRegistry, context: PluginContext) -> None:
+    """Add trigger and action kinds that ``[[automations]]`` entries can use.
+
+    Called once when the daemon starts. Each kind is named
+    ``<plugin id>.<name>``; an enabled automation that names a kind no
+    enabled plugin registered stops start-up with an error naming it.
+
+    Args:
+        register: ``register.trigger(kind, description)`` declares an event
+            the plugin reports with ``context.fire_trigger(kind, ...)``;
+            ``register.action(kind, handler)`` declares an action, carried
+            out by ``handler(action, run, context)``, where ``action.options``
+            holds the entry's own keys and the return value is a short
+            outcome for the run's record. A handler that raises fails the
+            run, which is retried with backoff.
+        context: the running instance.
+    """
+
+
 # Lookups
 
 
@@ -280,6 +322,22 @@ def message_received(
         message: the inbound message.
         contact: the merged contact who sent it.
         conversation_id: the conversation the message was added to.
+        context: the running instance.
+    """
+
+
+@hookspec
+def call_received(call: IncomingCall, contact: Contact, context: PluginContext) -> None:
+    """React to a phone call that a channel plugin reported.
+
+    Called once per call id, right after ``context.report_call`` stored the
+    call and planned the ``incoming_call`` automations, in the thread of
+    the plugin that reported it. An exception is logged and not retried.
+
+    Args:
+        call: the call: channel, caller, call id, status and whether it
+            was missed.
+        contact: the contact that owns the caller's number.
         context: the running instance.
     """
 

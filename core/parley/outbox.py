@@ -25,6 +25,7 @@ from parley.context import PluginContext
 from parley.errors import DeliveryError, SendBlocked
 from parley.gate import SendGate, SendRequest
 from parley.log_context import log_context
+from parley.metrics import CountingGate, Metrics
 from parley.models import AddressKind, DeliveryStatus, OutboundMessage, Purpose
 from parley.pacing import pacer_for
 from parley.phones import mask_phone
@@ -42,14 +43,21 @@ class OutboxWorker:
     """Claims due messages and hands them to channels."""
 
     def __init__(
-        self, context: PluginContext, channels: Mapping[str, Channel], worker_id: str
+        self,
+        context: PluginContext,
+        channels: Mapping[str, Channel],
+        worker_id: str,
+        metrics: Metrics | None = None,
     ) -> None:
         self.context = context
         self.store = context.store
         self.settings = context.settings.outbox
         self.channels = channels
         self.worker_id = worker_id
-        self.gate = SendGate(self.store, context.settings, channels)
+        self.metrics = metrics or Metrics(clock=context.clock)
+        self.gate = CountingGate(
+            SendGate(self.store, context.settings, channels), self.metrics
+        )
         # Shared through the store on PostgreSQL, so that several daemons
         # together keep each sender's rate.
         self.pacer = pacer_for(self.store)
@@ -94,6 +102,7 @@ class OutboxWorker:
             channel=message.channel,
         ):
             self._deliver_in_context(message, start_by)
+        self.metrics.outbox_progress()
 
     def _deliver_in_context(self, message: ClaimedMessage, start_by: datetime) -> None:
         channel = self.channels.get(message.channel)
@@ -136,10 +145,16 @@ class OutboxWorker:
         )
         throughput = channel.throughput(outbound)
         if throughput is not None:
+            started = self.metrics.monotonic()
             wait = self.pacer.acquire(
                 throughput.key, throughput.per_second, MAX_PACING_WAIT_SECONDS
             )
-            if wait is not None:
+            if wait is None:
+                self.metrics.rate_limiter_waited(
+                    message.channel, self.metrics.monotonic() - started
+                )
+            else:
+                self.metrics.rate_limiter_deferral(message.channel)
                 until = now + timedelta(seconds=wait)
                 self._defer(
                     message, until, f"sender rate {throughput.per_second:g}/s", now
@@ -158,9 +173,13 @@ class OutboxWorker:
             return
 
         try:
-            with self._slot(message.channel):
+            with (
+                self._slot(message.channel),
+                self.metrics.time_provider_request(message.channel),
+            ):
                 result = channel.send(outbound)
         except SendBlocked as err:
+            self.metrics.message_outcome(message.channel, "blocked", "channel_rule")
             self._block(message, f"{message.channel}: {err.reason}")
             return
         except DeliveryError as err:
@@ -181,6 +200,7 @@ class OutboxWorker:
             result.status,
             self.context.clock(),
         )
+        self.metrics.message_outcome(message.channel, "sent", "none")
         logger.info(
             "message %s sent on %s to %s as %s (attempt %d%s)",
             message.message_id,
@@ -252,6 +272,7 @@ class OutboxWorker:
                 self.context.clock(),
                 error_code=err.code,
             )
+            self.metrics.message_outcome(message.channel, "failed", "permanent_error")
             logger.warning(
                 "message %s failed permanently on %s (code %s): %s",
                 message.message_id,
@@ -295,6 +316,9 @@ class OutboxWorker:
                 f"gave up after {message.attempts} attempts: {error}",
                 now,
             )
+            self.metrics.message_outcome(
+                message.channel, "failed", "attempts_exhausted"
+            )
             logger.warning(
                 "message %s failed after %d attempts: %s",
                 message.message_id,
@@ -312,6 +336,7 @@ class OutboxWorker:
         self.store.schedule_retry(
             message.message_id, error, now + timedelta(seconds=delay), now
         )
+        self.metrics.provider_retry(message.channel)
         logger.warning(
             "message %s attempt %d on %s failed: %s; retrying in %.1f s",
             message.message_id,

@@ -17,9 +17,17 @@ from datetime import datetime
 from sqlalchemy import Connection
 
 from parley.auto_replies import AutoReplyPlanner
+from parley.automations import (
+    CALL_EVENT,
+    PLUGIN_TRIGGER_EVENT,
+    engine_for,
+    process_call_event,
+    process_trigger_event,
+)
 from parley.channels import Channel
 from parley.contacts import ContactDirectory, normalize_address
 from parley.context import PluginContext
+from parley.csat import handle_reply
 from parley.gate import ALWAYS_ALLOWED_KINDS, SendGate, SendRequest
 from parley.inbound import KeywordResponder, PlannedMessage
 from parley.keywords import KeywordSet
@@ -70,6 +78,8 @@ class EventProcessor(KeywordResponder):
             "message_received": self._process_inbound,
             "message_sent": self._process_sent,
             "consent_changed": self._process_consent_changed,
+            CALL_EVENT: lambda claimed: process_call_event(self, claimed),
+            PLUGIN_TRIGGER_EVENT: lambda claimed: process_trigger_event(self, claimed),
         }
         handlers[event.kind](event)
 
@@ -135,6 +145,9 @@ class EventProcessor(KeywordResponder):
                 outcome = "skipped: older than the order's latest processed status"
             else:
                 outcome = self._queue_order_update(event, contact, now, conn)
+                engine_for(self.context).on_order_status(
+                    self.store, event, contact, now, conn
+                )
             self.store.complete_event(claimed.id, now, conn=conn, outcome=outcome)
 
     def _record_event_consents(
@@ -290,6 +303,7 @@ class EventProcessor(KeywordResponder):
                     replies.double_opt_in_confirmed,
                     replies.help,
                     *self.auto_replies.template_names(),
+                    *self.settings.csat.reply_template_names(),
                 )
                 if name
             ],
@@ -308,7 +322,14 @@ class EventProcessor(KeywordResponder):
                 message.received_at,
                 conn=conn,
             )
-            if stored is not None:
+            if stored is not None and not handle_reply(
+                self.context,
+                self.gate,
+                message,
+                conversation_id,
+                lambda name: self._resolve(name, contact, None),
+                conn,
+            ):
                 self._answer_inbound(
                     message,
                     contact,
@@ -318,6 +339,9 @@ class EventProcessor(KeywordResponder):
                     stored,
                     now,
                     conn,
+                )
+                engine_for(self.context).on_message(
+                    self.store, message, contact, conversation_id, stored, now, conn
                 )
             self.store.complete_event(claimed.id, now, conn=conn)
 
@@ -349,6 +373,44 @@ class EventProcessor(KeywordResponder):
 
     # Rendering, gating and queueing
 
+    def queue_planned(
+        self,
+        plan: PlannedMessage,
+        contact: Contact,
+        event: OrderStatusEvent | None,
+        channel_id: str,
+        address: str,
+        conversation_id: int,
+        now: datetime,
+        text: str | None = None,
+    ) -> None:
+        """Render, gate and queue one message in its own transaction.
+
+        This is the path every message of the pipeline takes, for callers
+        outside it such as automations. ``text`` replaces the template's
+        text from ``[templates]``; ``plan.template`` then only names it in
+        logs and block reasons.
+        """
+        template_text = (
+            text if text is not None else self.settings.templates[plan.template]
+        )
+        fields = parse_template(plan.template, template_text).fields
+        self._prefetch_fields(
+            [], contact, event, [*fields, *self._channel_fields(channel_id, plan.kind)]
+        )
+        with self.store.transaction() as conn:
+            self._queue(
+                plan,
+                contact,
+                event,
+                channel_id,
+                address,
+                conversation_id,
+                now,
+                conn,
+                text=text,
+            )
+
     def _queue(
         self,
         plan: PlannedMessage,
@@ -359,8 +421,12 @@ class EventProcessor(KeywordResponder):
         conversation_id: int,
         now: datetime,
         conn: Connection,
+        text: str | None = None,
     ) -> None:
-        template = parse_template(plan.template, self.settings.templates[plan.template])
+        template_text = (
+            text if text is not None else self.settings.templates[plan.template]
+        )
+        template = parse_template(plan.template, template_text)
         rendered = template.render(lambda name: self._resolve(name, contact, event))
 
         if rendered.text is None:

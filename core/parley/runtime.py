@@ -14,12 +14,15 @@ import socket
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from parley.automation_actions import automation_poller
 from parley.channels import Channel
 from parley.config import LoadedConfig
 from parley.context import Clock, PluginContext, Poller, utc_now
+from parley.csat import csat_poller
 from parley.double_opt_in import signup_poller
 from parley.errors import PluginError
 from parley.leases import share_poller
+from parley.metrics import CountingGate, Metrics
 from parley.outbox import OutboxWorker
 from parley.pipeline import EventProcessor
 from parley.plugins import plugin_id_of
@@ -45,11 +48,20 @@ class Runtime:
     worker_id: str
     event_worker: EventWorker = field(init=False)
     outbox_worker: OutboxWorker = field(init=False)
+    metrics: Metrics = field(init=False)
 
     def __post_init__(self) -> None:
+        self.metrics = Metrics(clock=self.context.clock)
+        self.metrics.watch_outbox(self.store, self.context.clock)
         processor = EventProcessor(self.context, self.channels)
-        self.event_worker = EventWorker(self.context, processor, self.worker_id)
-        self.outbox_worker = OutboxWorker(self.context, self.channels, self.worker_id)
+        # Counts the messages the event worker blocks when it queues them.
+        processor.gate = CountingGate(processor.gate, self.metrics)  # type: ignore[assignment]
+        self.event_worker = EventWorker(
+            self.context, processor, self.worker_id, self.metrics
+        )
+        self.outbox_worker = OutboxWorker(
+            self.context, self.channels, self.worker_id, self.metrics
+        )
 
     def close(self) -> None:
         """Stop the send threads and release the store's connections."""
@@ -77,7 +89,12 @@ def build_runtime(loaded: LoadedConfig, clock: Clock = utc_now) -> Runtime:
     routes = collect_routes(context, channels)
     pollers = collect_pollers(context)
     pollers.extend(sync_poller(sync) for sync in collect_contact_syncs(context))
-    for core_job in (purge_poller(context), signup_poller(context)):
+    for core_job in (
+        purge_poller(context),
+        signup_poller(context),
+        csat_poller(context, channels),
+        automation_poller(context, channels),
+    ):
         if core_job is not None:
             pollers.append(core_job)
     store.emit_consent_events = bool(

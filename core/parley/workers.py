@@ -17,6 +17,7 @@ from parley.backoff import retry_delay
 from parley.context import PluginContext, Poller
 from parley.leases import LeasedPollerStep, PollerLease, SharedPoller
 from parley.log_context import log_context
+from parley.metrics import Metrics
 from parley.pipeline import EventProcessor
 from parley.store.records import ClaimedEvent
 
@@ -94,13 +95,18 @@ class EventWorker:
     """Claims stored events and processes them, retrying failures with backoff."""
 
     def __init__(
-        self, context: PluginContext, processor: EventProcessor, worker_id: str
+        self,
+        context: PluginContext,
+        processor: EventProcessor,
+        worker_id: str,
+        metrics: Metrics | None = None,
     ) -> None:
         self.context = context
         self.store = context.store
         self.settings = context.settings.outbox
         self.processor = processor
         self.worker_id = worker_id
+        self.metrics = metrics or Metrics(clock=context.clock)
 
     def run_once(self) -> int:
         """Process one batch of due events; return how many were claimed."""
@@ -120,12 +126,15 @@ class EventWorker:
                 self.processor.process(event)
             except Exception as err:  # noqa: BLE001 - a plugin failure must not stop the worker
                 self._retry(event, err)
+                return
+            self.metrics.event_processed(event.kind, "processed")
 
     def _retry(self, event: ClaimedEvent, err: Exception) -> None:
         now = self.context.clock()
         error = f"{type(err).__name__}: {err}"
         if event.attempts >= self.settings.max_attempts:
             self.store.fail_event(event.id, error, now)
+            self.metrics.event_processed(event.kind, "failed")
             logger.error(
                 "event %s (%s from %s) failed after %d attempts: %s",
                 event.id,
@@ -145,6 +154,7 @@ class EventWorker:
             retry_after,
         )
         self.store.retry_event(event.id, error, now + timedelta(seconds=delay))
+        self.metrics.event_processed(event.kind, "retried")
         logger.warning(
             "event %s (%s from %s) attempt %d failed: %s; retrying in %.1f s",
             event.id,

@@ -15,6 +15,7 @@ from starlette.routing import BaseRoute, Route
 
 from parley.api.framework import HTTP_METHODS, ApiError, build_routes
 from parley.api.openapi import openapi_document
+from parley.api.report_routes import ReportApi
 from parley.api.routes import AgentApi
 from parley.channels import Channel
 from parley.context import PluginContext
@@ -26,7 +27,7 @@ def api_routes(
 ) -> list[BaseRoute]:
     """Return the API's routes, its OpenAPI document and a JSON 404 for unknown paths."""
     api = AgentApi(SupportDesk(context, channels))
-    operations = api.operations()
+    operations = api.operations() + ReportApi(context).operations()
     document = openapi_document(operations)
 
     async def openapi(_request: Request) -> Response:

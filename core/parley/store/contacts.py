@@ -40,7 +40,8 @@ class ContactStore(StoreBase):
         with self._tx(conn) as tx:
             contact_id = tx.execute(
                 select(table.c.contact_id).where(
-                    table.c.kind == address.kind.value, table.c.value == address.value
+                    table.c.kind == address.kind.value,
+                    table.c.value_hash == self.lookup_hash(address.value),
                 )
             ).scalar()
             if contact_id is None:
@@ -199,9 +200,10 @@ class ContactStore(StoreBase):
         self, conn: Connection, contact_id: int, address: ChannelAddress, now: datetime
     ) -> None:
         table = schema.contact_addresses
+        value_hash = self.lookup_hash(address.value)
         owner = conn.execute(
             select(table.c.contact_id).where(
-                table.c.kind == address.kind.value, table.c.value == address.value
+                table.c.kind == address.kind.value, table.c.value_hash == value_hash
             )
         ).scalar()
         if owner == contact_id:
@@ -221,6 +223,7 @@ class ContactStore(StoreBase):
                 "contact_id": contact_id,
                 "kind": address.kind.value,
                 "value": address.value,
+                "value_hash": value_hash,
                 "created_at": now,
             },
         )

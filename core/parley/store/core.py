@@ -10,10 +10,14 @@ from sqlalchemy import (
     select,
 )
 
+from parley.crypto import Keyring
+from parley.errors import StoreError
 from parley.store import schema
 from parley.store.access import AccessStore
+from parley.store.automations import AutomationStore
 from parley.store.contacts import ContactStore
 from parley.store.coordination import CoordinationStore
+from parley.store.csat import CsatStore
 from parley.store.events import EventStore
 from parley.store.ledger import ConsentStore
 from parley.store.messages import MessageStore
@@ -21,14 +25,24 @@ from parley.store.outbox import OutboxStore
 from parley.store.support import SupportStore
 
 
-def open_store(url: str) -> Store:
-    """Open the store at a SQLAlchemy URL and apply pending migrations.
+def open_store(url: str, keyring: Keyring | None = None) -> Store:
+    """Open the store at a SQLAlchemy URL, check its keys and apply pending migrations.
+
+    Args:
+        url: the SQLAlchemy URL.
+        keyring: the data keys; None reads them from PARLEY_KEYS,
+            PARLEY_KEY_FILE or the per-user key file.
 
     Raises:
-        StoreError: the database cannot be reached or migrated.
+        StoreError: the database cannot be reached or migrated, no key is
+            configured, or a key does not match the store.
     """
-    store = Store(url)
-    store.migrate()
+    store = Store(url, keyring)
+    try:
+        store.migrate()
+    except StoreError:
+        store.close()
+        raise
     return store
 
 
@@ -41,6 +55,8 @@ class Store(
     ConsentStore,
     AccessStore,
     CoordinationStore,
+    AutomationStore,
+    CsatStore,
 ):
     """Durable state behind one SQLAlchemy engine.
 

@@ -48,6 +48,7 @@ class ConsentStore(StoreBase):
                     contact_id=contact_id,
                     channel=channel,
                     address=address,
+                    address_hash=self.lookup_hash(address),
                     purpose=purpose,
                     action=action,
                     source=source,
@@ -97,7 +98,10 @@ class ConsentStore(StoreBase):
         with self._tx(conn) as tx:
             rows = tx.execute(
                 select(table)
-                .where(table.c.address == address, table.c.purpose == purpose)
+                .where(
+                    table.c.address_hash == self.lookup_hash(address),
+                    table.c.purpose == purpose,
+                )
                 .order_by(table.c.recorded_at, table.c.id)
             ).all()
         return [_entry(row) for row in rows]
@@ -107,7 +111,7 @@ class ConsentStore(StoreBase):
         table = schema.consent_records
         query = select(table).order_by(table.c.id)
         if address is not None:
-            query = query.where(table.c.address == address)
+            query = query.where(table.c.address_hash == self.lookup_hash(address))
         with self.read_engine.connect() as conn:
             rows = conn.execute(query).all()
         return [_entry(row) for row in rows]
@@ -123,13 +127,13 @@ class ConsentStore(StoreBase):
         """
         table = schema.consent_records
         signed_up = (
-            select(table.c.address)
+            select(table.c.address_hash)
             .where(table.c.action == "opt_in", table.c.source.in_(list(sources)))
             .distinct()
         )
         query = (
             select(table)
-            .where(table.c.address.in_(signed_up))
+            .where(table.c.address_hash.in_(signed_up))
             .order_by(table.c.recorded_at, table.c.id)
         )
         ledgers: dict[tuple[str, str], list[LedgerEntry]] = {}
@@ -142,6 +146,8 @@ class ConsentStore(StoreBase):
         """Return addresses with no message and no consent record since ``cutoff``.
 
         Addresses whose latest record is already a suspension are left out.
+        Rows are grouped by the address's lookup hash, because the address
+        itself is encrypted; ``min`` picks one stored copy to decrypt.
         """
         msg, conv, consent = (
             schema.messages,
@@ -150,37 +156,48 @@ class ConsentStore(StoreBase):
         )
         message_activity = (
             select(
-                conv.c.address.label("address"),
+                conv.c.address_hash.label("address_hash"),
+                func.min(conv.c.address).label("address"),
                 func.max(msg.c.created_at).label("last"),
             )
             .join(msg, msg.c.conversation_id == conv.c.id)
-            .group_by(conv.c.address)
+            .group_by(conv.c.address_hash)
         )
         consent_activity = select(
-            consent.c.address.label("address"),
+            consent.c.address_hash.label("address_hash"),
+            func.min(consent.c.address).label("address"),
             func.max(consent.c.recorded_at).label("last"),
-        ).group_by(consent.c.address)
+        ).group_by(consent.c.address_hash)
         with self.read_engine.connect() as conn:
             last: dict[str, datetime] = {}
+            addresses: dict[str, str] = {}
             for query in (message_activity, consent_activity):
                 for row in conn.execute(query):
-                    moment = as_utc(row.last)
+                    addresses.setdefault(row.address_hash, row.address)
+                    moment = as_utc(_timestamp(row.last))
                     if moment is not None and (
-                        row.address not in last or moment > last[row.address]
+                        row.address_hash not in last or moment > last[row.address_hash]
                     ):
-                        last[row.address] = moment
+                        last[row.address_hash] = moment
             latest_action: dict[str, str] = {}
             for row in conn.execute(
-                select(consent.c.address, consent.c.action).order_by(
+                select(consent.c.address_hash, consent.c.action).order_by(
                     consent.c.recorded_at, consent.c.id
                 )
             ):
-                latest_action[row.address] = row.action
+                latest_action[row.address_hash] = row.action
         suspended = {
-            address for address, action in latest_action.items() if action == "suspend"
+            digest for digest, action in latest_action.items() if action == "suspend"
         }
-        stale = [address for address, moment in last.items() if moment < cutoff]
-        return sorted(address for address in stale if address not in suspended)
+        stale = [digest for digest, moment in last.items() if moment < cutoff]
+        return sorted(addresses[digest] for digest in stale if digest not in suspended)
+
+
+def _timestamp(value: datetime | str | None) -> datetime | None:
+    """Read an aggregate timestamp, which SQLite may return as text."""
+    if isinstance(value, str):
+        return datetime.fromisoformat(value)
+    return value
 
 
 def _entry(row: Any) -> LedgerEntry:

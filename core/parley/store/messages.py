@@ -42,10 +42,11 @@ class MessageStore(StoreBase):
             The conversation id and whether it was created now.
         """
         table = schema.conversations
+        address_hash = self.lookup_hash(address)
         with self._tx(conn) as tx:
             existing = tx.execute(
                 select(table.c.id).where(
-                    table.c.channel == channel, table.c.address == address
+                    table.c.channel == channel, table.c.address_hash == address_hash
                 )
             ).scalar()
             if existing is not None:
@@ -61,6 +62,7 @@ class MessageStore(StoreBase):
                     "contact_id": contact_id,
                     "channel": channel,
                     "address": address,
+                    "address_hash": address_hash,
                     "state": "open",
                     "opened_at": now,
                     "updated_at": now,
@@ -68,7 +70,7 @@ class MessageStore(StoreBase):
             )
             conversation_id = tx.execute(
                 select(table.c.id).where(
-                    table.c.channel == channel, table.c.address == address
+                    table.c.channel == channel, table.c.address_hash == address_hash
                 )
             ).scalar_one()
             return int(conversation_id), created
@@ -81,7 +83,7 @@ class MessageStore(StoreBase):
         with self._tx(conn) as tx:
             return tx.execute(
                 select(table.c.id)
-                .where(table.c.address == address)
+                .where(table.c.address_hash == self.lookup_hash(address))
                 .order_by(table.c.updated_at.desc(), table.c.id.desc())
                 .limit(1)
             ).scalar()
@@ -291,7 +293,7 @@ class MessageStore(StoreBase):
                 select(msg.c.created_at)
                 .join(conv, conv.c.id == msg.c.conversation_id)
                 .where(
-                    conv.c.address == address,
+                    conv.c.address_hash == self.lookup_hash(address),
                     msg.c.direction == "out",
                     msg.c.kind == kind,
                     msg.c.purpose == purpose,
@@ -331,7 +333,7 @@ class MessageStore(StoreBase):
                 select(msg.c.created_at)
                 .join(conv, conv.c.id == msg.c.conversation_id)
                 .where(
-                    conv.c.address == address,
+                    conv.c.address_hash == self.lookup_hash(address),
                     msg.c.direction == "out",
                     msg.c.purpose != exclude_purpose,
                     msg.c.status.in_(counted),

@@ -14,6 +14,8 @@ from datetime import UTC, datetime
 from sqlalchemy import Connection, Table, inspect, select, text
 
 from parley.store import schema
+from parley.store.encryption import dialect_cipher, encrypted_columns
+from parley.store.rekey import HASHED_COLUMNS, encrypt_existing_rows, encrypted_tables
 
 logger = logging.getLogger(__name__)
 
@@ -109,6 +111,57 @@ def _make_audit_log_append_only(connection: Connection) -> None:
     )
 
 
+def _add_csat_surveys(connection: Connection) -> None:
+    schema.csat_surveys.create(connection, checkfirst=True)
+
+
+def _add_automation_runs(connection: Connection) -> None:
+    schema.automation_runs.create(connection, checkfirst=True)
+
+
+def _encrypt_personal_data(connection: Connection) -> None:
+    # Tables that later migrations create are encrypted from the start.
+    present = set(inspect(connection).get_table_names())
+    tables = [table for table in encrypted_tables() if table.name in present]
+    for table_name, (hash_column, _source) in HASHED_COLUMNS.items():
+        _add_missing_columns(
+            connection, schema.metadata.tables[table_name], (hash_column,)
+        )
+    if connection.dialect.name == "postgresql":
+        _drop_plaintext_constraints(connection, tables)
+    connection.exec_driver_sql("DROP INDEX IF EXISTS ix_consent_address")
+    schema.encryption_keys.create(connection, checkfirst=True)
+    schema.key_rotations.create(connection, checkfirst=True)
+
+    # NOTE: every existing row is rewritten in this one migration
+    # transaction, so the first start of a large store takes that long.
+    cipher = dialect_cipher(connection.dialect)
+    changed = encrypt_existing_rows(connection, cipher, tables)
+    logger.info("encrypted personal data in %d existing row(s)", changed)
+    for table_name in HASHED_COLUMNS:
+        for index in schema.metadata.tables[table_name].indexes:
+            index.create(connection, checkfirst=True)
+
+
+def _drop_plaintext_constraints(connection: Connection, tables: list[Table]) -> None:
+    # Ciphertext is longer than the plaintext and JSON becomes an encrypted
+    # string, so encrypted columns become TEXT. The unique constraints on
+    # plaintext addresses are replaced by unique indexes on their hashes.
+    for table in tables:
+        for column in encrypted_columns(table):
+            connection.exec_driver_sql(
+                f"ALTER TABLE {table.name} ALTER COLUMN {column.name} TYPE TEXT "
+                f"USING {column.name}::text"
+            )
+    for table_name, constraint in (
+        ("contact_addresses", "uq_contact_addresses_kind_value"),
+        ("conversations", "uq_conversations_channel_address"),
+    ):
+        connection.exec_driver_sql(
+            f"ALTER TABLE {table_name} DROP CONSTRAINT IF EXISTS {constraint}"
+        )
+
+
 MIGRATIONS: list[tuple[int, str, Callable[[Connection], None]]] = [
     (1, "initial tables", _create_initial_tables),
     (2, "events.outcome", _add_event_outcome),
@@ -118,6 +171,9 @@ MIGRATIONS: list[tuple[int, str, Callable[[Connection], None]]] = [
         "support desk: assignments, notes, lists, tokens, audit log",
         _add_support_desk,
     ),
+    (5, "csat_surveys", _add_csat_surveys),
+    (6, "automation_runs", _add_automation_runs),
+    (7, "encrypt personal data, add lookup hashes", _encrypt_personal_data),
 ]
 
 

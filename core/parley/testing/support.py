@@ -16,6 +16,7 @@ from pydantic import BaseModel, SecretBytes, SecretStr
 
 from parley.config import _validate, build_settings_class, collect_settings_models
 from parley.context import PluginContext
+from parley.crypto import Keyring
 from parley.models import (
     AddressKind,
     ChannelAddress,
@@ -275,8 +276,8 @@ class PluginContract:
 
     @pytest.fixture
     def parley_store(self, tmp_path: Path) -> Iterator[Store]:
-        """Open a SQLite store in the test's temporary directory."""
-        store = open_store(f"sqlite:///{tmp_path / 'contract.db'}")
+        """Open a SQLite store in the test's temporary directory, with a throwaway key."""
+        store = open_store(f"sqlite:///{tmp_path / 'contract.db'}", Keyring.ephemeral())
         try:
             yield store
         finally:

@@ -30,6 +30,7 @@ from parley_hubspot import starter
 from parley_hubspot.checks import check_settings
 from parley_hubspot.connector import connector_for
 from parley_hubspot.const import PLUGIN_ID
+from parley_hubspot.credentials import check_credentials as token_problems
 from parley_hubspot.fields import declared_field_names
 from parley_hubspot.settings import HubSpotSettings, field_key, hubspot_settings
 from parley_hubspot.sync import build_contact_sync
@@ -132,6 +133,12 @@ def consent_changed(
 def check_config(context: PluginContext) -> Sequence[ConfigProblem]:
     """Check the token, its scopes and the mapped properties against HubSpot."""
     return check_settings(context)
+
+
+@hookimpl
+def check_credentials(context: PluginContext) -> Sequence[ConfigProblem]:
+    """Read the contact property definitions with the configured access token."""
+    return token_problems(context)
 
 
 @hookimpl

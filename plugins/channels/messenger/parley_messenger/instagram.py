@@ -6,14 +6,15 @@ This module holds only the hook implementations; the channel is
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 from pydantic import BaseModel
 
-from parley import Channel, PluginContext, StarterConfig, hookimpl
+from parley import Channel, ConfigProblem, PluginContext, StarterConfig, hookimpl
 from parley_messenger import starter
 from parley_messenger.channel import close_channels, open_channel
 from parley_messenger.const import INSTAGRAM
+from parley_messenger.credentials import check_credentials as sender_problems
 from parley_messenger.settings import InstagramSettings, channel_settings
 
 
@@ -31,6 +32,13 @@ def register_channels(
     settings = channel_settings(context, INSTAGRAM)
     logger = context.logger(INSTAGRAM.channel_id)
     register(open_channel(settings, context.clock, logger))
+
+
+@hookimpl
+def check_credentials(context: PluginContext) -> Sequence[ConfigProblem]:
+    """Read the sending Instagram account with the configured access token."""
+    settings = channel_settings(context, INSTAGRAM)
+    return sender_problems(INSTAGRAM.channel_id, settings)
 
 
 @hookimpl

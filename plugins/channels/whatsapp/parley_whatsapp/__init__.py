@@ -16,6 +16,7 @@ from parley_whatsapp import starter
 from parley_whatsapp.channel import WhatsAppChannel
 from parley_whatsapp.checks import config_problems
 from parley_whatsapp.const import PLUGIN_ID
+from parley_whatsapp.credentials import check_credentials as phone_number_problems
 from parley_whatsapp.settings import WhatsAppSettings, whatsapp_settings
 
 __version__ = "0.1.0"
@@ -39,6 +40,12 @@ def register_channels(
 def check_config(context: PluginContext) -> Sequence[ConfigProblem]:
     """Report templates for unknown kinds and a missing order-update template."""
     return config_problems(context)
+
+
+@hookimpl
+def check_credentials(context: PluginContext) -> Sequence[ConfigProblem]:
+    """Read the business phone number with the configured access token."""
+    return phone_number_problems(whatsapp_settings(context))
 
 
 @hookimpl
