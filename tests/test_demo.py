@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import re
+import shutil
+from pathlib import Path
+
 import pytest
 from rich.console import Console
 
@@ -9,11 +13,33 @@ from parley.demo import run_demo
 
 pytestmark = pytest.mark.slow
 
+# What the demo's customers and the business wrote, and who they are: none
+# of it may reach the daemon's log.
+PERSONAL_DATA = (
+    "+14155550123",
+    "4155550123",
+    "+14155550147",
+    "4155550147",
+    "avery.quinlan@example.com",
+    "jordan.ellery@example.com",
+    "Will #1042 arrive before Friday?",
+    "Stop please",
+    "thanks for your order #1042",
+    "has been cancelled",
+)
+
 
 def test_demo_shows_order_story() -> None:
     console = Console(record=True, width=200)
-    exit_code = run_demo(console=console)
+    exit_code = run_demo(keep=True, console=console)
     output = console.export_text()
+    kept = re.search(r"demo files kept in (\S+)", output)
+    assert kept is not None
+    workdir = Path(kept.group(1))
+    try:
+        log = (workdir / "daemon.log").read_text(encoding="utf-8")
+    finally:
+        shutil.rmtree(workdir, ignore_errors=True)
 
     assert exit_code == 0
     assert "daemon stopped with exit code 0" in output
@@ -25,3 +51,7 @@ def test_demo_shows_order_story() -> None:
     assert "Hi Avery, thanks for texting Harbor & Pine" in output
     assert "suppressed: opted out" in output
     assert "401" in output
+
+    assert "message" in log
+    leaked = [value for value in PERSONAL_DATA if value in log]
+    assert leaked == [], f"the daemon log contains {leaked}"

@@ -82,8 +82,18 @@ def build_runtime(loaded: LoadedConfig, clock: Clock = utc_now) -> Runtime:
         PluginError: two plugins register the same channel or route, or a
             plugin registers something of the wrong type.
     """
+    store = open_store(loaded.settings.store_url)
+    try:
+        return _assemble(loaded, store, clock)
+    except BaseException:
+        # A plugin or config error after the store opened must not leave its
+        # connections open.
+        store.close()
+        raise
+
+
+def _assemble(loaded: LoadedConfig, store: Store, clock: Clock) -> Runtime:
     settings = loaded.settings
-    store = open_store(settings.store_url)
     context = PluginContext(settings, loaded.plugin_manager, store, clock=clock)
     channels = collect_channels(context)
     routes = collect_routes(context, channels)
