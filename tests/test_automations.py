@@ -299,13 +299,37 @@ def test_delayed_send_waits(build: Callable[[str], Runtime], clock: FakeClock) -
     assert sent_bodies(runtime) == ["Did that answer it?"]
 
 
-def test_gate_blocks_delayed_after_stop(
+def test_follow_up_skipped_after_reply(
     build: Callable[[str], Runtime], clock: FakeClock
 ) -> None:
     runtime = build(
         automation(
             "follow up",
             'type = "follow_up"\ntrigger = { kind = "keyword", keywords = ["order status"] }\n'
+            'delay = "2h"\n'
+            'actions = [{ kind = "send_message", text = "Did that answer it?" }]',
+        )
+    )
+
+    inbound(runtime, "order status", "m-1")
+    clock.advance(600)
+    inbound(runtime, "Never mind, it just arrived", "m-2")
+    clock.advance(7200)
+    run_automations(runtime)
+
+    assert sent_bodies(runtime) == []
+    [run] = runtime.store.automation_runs()
+    assert run.status == "done"
+    assert run.outcome == "skipped: the customer wrote after it was planned"
+
+
+def test_gate_blocks_delayed_after_stop(
+    build: Callable[[str], Runtime], clock: FakeClock
+) -> None:
+    runtime = build(
+        automation(
+            "survey later",
+            'type = "feedback_request"\ntrigger = { kind = "keyword", keywords = ["order status"] }\n'
             'delay = "10m"\n'
             'actions = [{ kind = "send_message", text = "Did that answer it?" }]',
         )

@@ -26,6 +26,7 @@ from parley.automation_config import (
     ActionKind,
     ActionSettings,
     AutomationSettings,
+    AutomationType,
     TriggerKind,
     is_plugin_kind,
 )
@@ -125,6 +126,10 @@ class ActionRunner:
             )
             return
 
+        if self._customer_wrote_since(automation, run):
+            self._finish(run, DONE, "skipped: the customer wrote after it was planned")
+            return
+
         scope = RunScope(automation, run, _actor(automation.name), now)
         outcomes: list[str] = []
         for position in range(run.actions_done, len(automation.actions)):
@@ -136,6 +141,22 @@ class ActionRunner:
                 return
             self.store.record_automation_progress(run.id, position + 1)
         self._finish(run, DONE, "; ".join(outcomes) or "no actions left")
+
+    def _customer_wrote_since(
+        self, automation: AutomationSettings, run: AutomationRun
+    ) -> bool:
+        """Return True for a follow-up whose customer wrote after it was planned.
+
+        A follow-up chases a customer who went quiet, so a reply in its
+        conversation during the delay makes it pointless.
+        """
+        if automation.type is not AutomationType.FOLLOW_UP:
+            return False
+        if run.actions_done or run.conversation_id is None:
+            return False
+        planned_at = run.due_at - automation.delay_time
+        last_inbound = self.store.last_inbound_at(run.conversation_id)
+        return last_inbound is not None and last_inbound > planned_at
 
     def _run_action(
         self, action: ActionSettings, scope: RunScope, position: int
