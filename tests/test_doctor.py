@@ -178,6 +178,25 @@ def test_missing_sqlite_store_not_created(
     assert "not checked against the store" in rows(results, "keys")[0].detail
 
 
+def test_new_store_without_key_warns(
+    write_config: Callable[..., Path],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.delenv(KEYS_ENV, raising=False)
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "config"))
+    database = tmp_path / "absent" / "parley.db"
+    loaded = load_config(write_config(store_url=f"sqlite:///{database}"), environ={})
+
+    results = run_doctor(loaded, environ={})
+
+    [row] = rows(results, "keys")
+    assert row.status == WARNING
+    assert str(tmp_path / "config" / "parley" / "keys") in row.detail
+    assert not needs_fixing(results)
+    assert not (tmp_path / "config").exists()
+
+
 def test_unreachable_store_is_error(
     write_config: Callable[..., Path], keys: dict[str, str]
 ) -> None:

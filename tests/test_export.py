@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import stat
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -226,6 +227,7 @@ def test_cli_export_contact_jsonl(filled: Store, tmp_path: Path) -> None:
     )
 
     assert result.exit_code == 0, result.output
+    assert stat.S_IMODE(output.stat().st_mode) == 0o600
     lines = [json.loads(line) for line in output.read_text().splitlines()]
     assert {line.get("conversation_id") for line in lines} - {None} == {filled.avery}
     assert any(line["record"] == "note" and line["internal"] is True for line in lines)

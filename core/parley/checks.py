@@ -113,7 +113,10 @@ def _reference_problems(
             ConfigProblem(
                 "error",
                 f"order_updates.channel: channel {updates.channel!r} is not enabled; "
-                f"enabled channels: {', '.join(sorted(channels)) or '(none)'}",
+                f"enabled channels: {', '.join(sorted(channels)) or '(none)'}. "
+                "Enable its plugin, name an enabled channel, or set "
+                "[order_updates] enabled = false "
+                "(PARLEY_ORDER_UPDATES__ENABLED=false)",
             )
         )
     explicit = "templates" in updates.model_fields_set

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import os
 import sys
 from collections.abc import Iterator
 from pathlib import Path
@@ -195,7 +196,11 @@ def export(
 
 @contextlib.contextmanager
 def _destination(output: Path | None) -> Iterator[TextIO]:
-    """Open the output file, or standard output when none is given."""
+    """Open the output file, or standard output when none is given.
+
+    A new file gets mode 600, because reports and exports hold customers'
+    numbers and messages in plain text.
+    """
     if output is None:
         yield sys.stdout
         sys.stdout.flush()
@@ -203,7 +208,8 @@ def _destination(output: Path | None) -> Iterator[TextIO]:
     from parley.cli import _fail
 
     try:
-        handle = output.open("w", encoding="utf-8", newline="")
+        descriptor = os.open(output, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        handle = os.fdopen(descriptor, "w", encoding="utf-8", newline="")
     except OSError as err:
         _fail(f"--output: cannot write {output}: {err.strerror}")
         raise AssertionError("unreachable") from err

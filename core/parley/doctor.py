@@ -225,13 +225,29 @@ def key_results(
     loaded: LoadedConfig, engine: Engine | None, environ: Mapping[str, str] | None
 ) -> list[CheckResult]:
     """Find the encryption keys and check them against the store, read-only."""
-    from parley.crypto import EncryptionKeyError, Keyring
+    from parley.crypto import (
+        EncryptionKeyError,
+        Keyring,
+        default_key_file,
+        keys_configured,
+    )
     from parley.store.encryption import unlock
 
     environ = os.environ if environ is None else environ
     try:
         keyring = Keyring.resolve(environ)
     except EncryptionKeyError as err:
+        if not keys_configured(environ) and not _store_has_keys(engine):
+            return [
+                CheckResult(
+                    "keys",
+                    WARNING,
+                    "no key configured and the store is new: the first command "
+                    f"that opens it writes a key to {default_key_file()}",
+                    "back that file up once it exists; the data cannot be read "
+                    "without it",
+                )
+            ]
         return [
             CheckResult("keys", ERROR, str(err), "`parley keys generate` creates one")
         ]
@@ -256,6 +272,17 @@ def key_results(
             )
         ]
     return [CheckResult("keys", OK, f"{found}; they match the store")]
+
+
+def _store_has_keys(engine: Engine | None) -> bool:
+    """Return True when the store exists and already has encryption keys."""
+    if engine is None:
+        return False
+    try:
+        with engine.connect() as conn:
+            return inspect(conn).has_table(schema.encryption_keys.name)
+    except SQLAlchemyError:
+        return True
 
 
 # Plugins
