@@ -102,7 +102,7 @@ class ExportFilter:
         since: only records at or after this time, in conversations with
             activity since then; None exports everything. Consent records
             are exported whatever their age, because older consent is the
-            evidence an audit asks for.
+            evidence an audit needs.
         contact_id: only this contact's conversations and consent records.
     """
 

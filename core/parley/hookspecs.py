@@ -226,7 +226,7 @@ def register_automation_kinds(register: KindRegistry, context: PluginContext) ->
             the plugin reports with ``context.fire_trigger(kind, ...)``;
             ``register.action(kind, handler)`` declares an action, carried
             out by ``handler(action, run, context)``, where ``action.options``
-            holds the entry's own keys and the return value is a short
+            contains the entry's own keys and the return value is a short
             outcome for the run's record. A handler that raises fails the
             run, which is retried with backoff.
         context: the running instance.

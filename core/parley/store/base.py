@@ -83,7 +83,7 @@ class StoreBase:
     def _resolve_keyring(self) -> Keyring:
         """Read the configured keys, or create the per-user key for a new store.
 
-        A store that holds no data yet and no configured key gets a new key
+        A new store with no configured key gets a new key
         in the per-user key file, away from the data, so that the embedded
         default starts with no setup. A store that already has keys never
         gets a new one: its missing key is an error.
