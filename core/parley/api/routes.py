@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import re
+from typing import TypeVar
+
+from pydantic import BaseModel
 
 from parley.api import schemas
 from parley.api.framework import (
@@ -23,17 +26,14 @@ from parley.conversations import (
     decode_conversation_cursor,
 )
 from parley.store.desk_records import (
-    AssignmentRecord,
-    AuditEntry,
-    ContactList,
     ConversationFilter,
     ConversationRecord,
     ConversationState,
-    ListMember,
     NoteRecord,
-    StateChange,
     ThreadMessage,
 )
+
+OutT = TypeVar("OutT", bound=BaseModel)
 
 CONVERSATION = "/api/conversations/{conversation_id}"
 NOT_FOUND = "The conversation does not exist."
@@ -272,8 +272,10 @@ class AgentApi:
             conversation=conversation_out(thread.conversation),
             entries=[_entry_out(entry) for entry in thread.page.entries],
             older_cursor=older,
-            assignments=[_assignment_out(item) for item in thread.assignments],
-            states=[_state_out(item) for item in thread.states],
+            assignments=[
+                _out(schemas.AssignmentOut, item) for item in thread.assignments
+            ],
+            states=[_out(schemas.StateChangeOut, item) for item in thread.states],
         )
         return Answer(200, body)
 
@@ -310,7 +312,7 @@ class AgentApi:
         )
         body = schemas.AssignOut(
             conversation=conversation_out(conversation),
-            assignment=_assignment_out(assignment),
+            assignment=_out(schemas.AssignmentOut, assignment),
         )
         return Answer(200, body)
 
@@ -332,14 +334,17 @@ class AgentApi:
         """Return every contact list."""
         found = self.desk.contact_lists()
         return Answer(
-            200, schemas.ContactListsOut(lists=[_list_out(item) for item in found])
+            200,
+            schemas.ContactListsOut(
+                lists=[_out(schemas.ContactListOut, item) for item in found]
+            ),
         )
 
     def create_list(self, call: Call) -> Answer:
         """Create a contact list."""
         request: schemas.ListCreateRequest = call.body
         created = self.desk.create_list(call.token.name, request.name)
-        return Answer(201, _list_out(created))
+        return Answer(201, _out(schemas.ContactListOut, created))
 
     def list_members(self, call: Call) -> Answer:
         """Return a page of a list's members."""
@@ -350,7 +355,7 @@ class AgentApi:
         more = len(found) > query.limit
         body = schemas.MembersPage(
             list_id=list_id,
-            members=[_member_out(member) for member in page],
+            members=[_out(schemas.MemberOut, member) for member in page],
             next_offset=query.offset + query.limit if more else None,
         )
         return Answer(200, body)
@@ -385,7 +390,8 @@ class AgentApi:
             since=query.since,
         )
         body = schemas.AuditPage(
-            entries=[_audit_out(row) for row in rows], next_before=next_before
+            entries=[_out(schemas.AuditOut, row) for row in rows],
+            next_before=next_before,
         )
         return Answer(200, body)
 
@@ -466,54 +472,6 @@ def _note_out(note: NoteRecord) -> schemas.NoteOut:
     )
 
 
-def _assignment_out(record: AssignmentRecord) -> schemas.AssignmentOut:
-    return schemas.AssignmentOut(
-        id=record.id,
-        agent=record.agent,
-        team=record.team,
-        actor=record.actor,
-        assigned_at=record.assigned_at,
-    )
-
-
-def _state_out(change: StateChange) -> schemas.StateChangeOut:
-    return schemas.StateChangeOut(
-        id=change.id,
-        previous_state=change.previous_state,
-        state=change.state,
-        actor=change.actor,
-        changed_at=change.changed_at,
-    )
-
-
-def _list_out(item: ContactList) -> schemas.ContactListOut:
-    return schemas.ContactListOut(
-        id=item.id,
-        name=item.name,
-        created_by=item.created_by,
-        created_at=item.created_at,
-        member_count=item.member_count,
-    )
-
-
-def _member_out(member: ListMember) -> schemas.MemberOut:
-    return schemas.MemberOut(
-        contact_id=member.contact_id,
-        first_name=member.first_name,
-        last_name=member.last_name,
-        added_by=member.added_by,
-        added_at=member.added_at,
-    )
-
-
-def _audit_out(row: AuditEntry) -> schemas.AuditOut:
-    return schemas.AuditOut(
-        id=row.id,
-        occurred_at=row.occurred_at,
-        actor=row.actor,
-        action=row.action,
-        target_type=row.target_type,
-        target_id=row.target_id,
-        conversation_id=row.conversation_id,
-        detail=row.detail,
-    )
+def _out(schema: type[OutT], record: object) -> OutT:
+    """Build a response model from a store record with the same field names."""
+    return schema.model_validate(record, from_attributes=True)
