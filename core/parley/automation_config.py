@@ -276,7 +276,7 @@ class ActionSettings(_Model):
         None, description="Shared secret that signs the webhook body."
     )
     secret_env: str | None = Field(
-        None, description="Environment variable that holds the shared secret."
+        None, description="Environment variable that contains the shared secret."
     )
     timeout_seconds: float | None = Field(
         None, gt=0, le=60, description="Webhook request timeout; default 10."
@@ -318,7 +318,7 @@ class ActionSettings(_Model):
         if self.secret is None and self.secret_env is None:
             raise ValueError(
                 "a webhook action needs secret or secret_env (the environment "
-                "variable that holds the shared secret) to sign its requests"
+                "variable that contains the shared secret) to sign its requests"
             )
         if self.secret is not None and self.secret_env is not None:
             raise ValueError("set either secret or secret_env, not both")

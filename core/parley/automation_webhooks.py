@@ -142,7 +142,7 @@ class WebhookSender:
             )
         except _Retryable as err:
             raise WebhookFailed(
-                f"{_host(url)} answered {err} after {ATTEMPTS} attempts", False
+                f"{_host(url)} responded with {err} after {ATTEMPTS} attempts", False
             ) from err
         except httpx.TransportError as err:
             raise WebhookFailed(

@@ -47,7 +47,7 @@ class Throughput:
         key: identifies the sender the limit belongs to, such as the
             sending phone number or Messaging Service; sends with the same
             key share one limit.
-        per_second: the most messages per second the provider accepts from
+        per_second: the maximum messages per second the provider accepts from
             that sender.
     """
 
@@ -65,7 +65,7 @@ class Channel(abc.ABC):
             channel allows free-form messages, or None when it has no such
             window. The channel applies it in :meth:`window_rule` and
             :meth:`send`; the core shows it in ``parley explain``.
-        max_concurrent_requests: the most sends the outbox runs at the same
+        max_concurrent_requests: the maximum number of sends the outbox runs at the same
             time on this channel, or None for no limit beyond
             ``[outbox] concurrency``.
     """

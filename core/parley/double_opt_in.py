@@ -34,7 +34,7 @@ JOB_INTERVAL_SECONDS = 15 * 60
 
 @dataclass
 class SignupReport:
-    """What one run of the job did."""
+    """The outcome of one run of the job."""
 
     prompts: int = 0
     reminders: int = 0

@@ -100,7 +100,7 @@ class PollerLease:
         elif lease is None and not self._standby_logged:
             self._standby_logged = True
             logger.info(
-                "poller %s: another daemon holds the lease; standing by", self.name
+                "poller %s: the lease is held by another daemon; waiting", self.name
             )
         self.held = lease is not None
         return lease

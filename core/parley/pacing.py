@@ -24,7 +24,7 @@ if TYPE_CHECKING:
 
 
 class Pacer(Protocol):
-    """What the outbox needs from a pacer."""
+    """The interface the outbox uses to pace sends."""
 
     def acquire(self, key: str, per_second: float, max_wait: float) -> float | None:
         """Take the sender's next slot and wait for it, if it is free soon enough."""

@@ -48,7 +48,7 @@ _MAX_EPOCH_MS = 253_402_300_799_000
 
 @dataclass
 class ParsedBody:
-    """What one webhook body carried.
+    """The parsed content of one webhook body.
 
     Attributes:
         messages: customer messages, in body order.

@@ -57,7 +57,7 @@ EMPTY_TWIML = '<?xml version="1.0" encoding="UTF-8"?><Response/>'
 
 @dataclasses.dataclass(frozen=True)
 class CallReport:
-    """What one voice request says about a call."""
+    """The call details of one voice request."""
 
     call_sid: str
     caller: str
